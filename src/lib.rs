@@ -1,1 +1,13 @@
-//! placeholder
+//! dify-bedrock: the Amazon Bedrock model provider for Dify.
+//!
+//! Data flows one way: `wire` (the daemon's protocol) → `runtime` (sessions, the single
+//! writer) → `actions` (typed requests and answers) → Bedrock → back out the same way.
+//! `declaration` holds the manifest, provider and model YAML as typed data.
+
+pub mod actions;
+pub mod declaration;
+pub mod error;
+pub mod logging;
+pub mod runtime;
+pub mod settings;
+pub mod wire;

@@ -1,0 +1,147 @@
+//! Actions: turns a request's `action` into typed work and its answer into Dify's shapes.
+//! One file per action family; this module routes and resolves models.
+
+pub mod requests;
+mod schema;
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::declaration::{Catalog, ModelDecl, ModelType, params};
+use crate::error::PluginError;
+use crate::runtime::SessionSink;
+use crate::wire::{Request, de};
+
+/// What every session can reach: the declarations (and, later, AWS clients).
+pub struct AppState {
+    pub catalog: Catalog,
+}
+
+impl AppState {
+    pub fn new(catalog: Catalog) -> AppState {
+        AppState { catalog }
+    }
+}
+
+fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginError> {
+    de::from_value(data)
+        .map_err(|e| PluginError::validation(format!("invalid {action} request: {e}")))
+}
+
+/// Answers one request; `Err` becomes the session's `error` message.
+pub async fn dispatch(
+    state: &AppState,
+    request: Request,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    let action = request.action.as_str();
+    let data = request.data;
+    match action {
+        "get_ai_model_schemas" => {
+            schema::get_ai_model_schemas(state, parse(action, data)?, sink).await
+        }
+        "invoke_llm" => {
+            let req: requests::InvokeLlm = parse(action, data)?;
+            let model = resolve(state, &req.base, ModelType::Llm)?;
+            params::validate(&model.parameter_rules, &req.model_parameters)
+                .map_err(PluginError::bad_request)?;
+            Err(not_yet(action))
+        }
+        "get_llm_num_tokens" => {
+            let req: requests::LlmNumTokens = parse(action, data)?;
+            resolve(state, &req.base, ModelType::Llm)?;
+            Err(not_yet(action))
+        }
+        "invoke_text_embedding" => {
+            let req: requests::TextEmbedding = parse(action, data)?;
+            resolve(state, &req.base, ModelType::TextEmbedding)?;
+            Err(not_yet(action))
+        }
+        "invoke_multimodal_embedding" => {
+            let req: requests::MultimodalEmbedding = parse(action, data)?;
+            resolve(state, &req.base, ModelType::TextEmbedding)?;
+            Err(not_yet(action))
+        }
+        "get_text_embedding_num_tokens" => {
+            let req: requests::EmbeddingNumTokens = parse(action, data)?;
+            resolve(state, &req.base, ModelType::TextEmbedding)?;
+            Err(not_yet(action))
+        }
+        "invoke_rerank" => {
+            let req: requests::Rerank = parse(action, data)?;
+            resolve(state, &req.base, ModelType::Rerank)?;
+            Err(not_yet(action))
+        }
+        "invoke_multimodal_rerank" => {
+            let req: requests::MultimodalRerank = parse(action, data)?;
+            resolve(state, &req.base, ModelType::Rerank)?;
+            Err(not_yet(action))
+        }
+        "validate_provider_credentials" => {
+            let _: requests::ValidateProvider = parse(action, data)?;
+            Err(not_yet(action))
+        }
+        "validate_model_credentials" => {
+            let _: requests::ModelBase = parse(action, data)?;
+            Err(not_yet(action))
+        }
+        "invoke_tts"
+        | "get_tts_model_voices"
+        | "invoke_speech2text"
+        | "invoke_moderation"
+        | "start_polling"
+        | "check_polling" => Err(PluginError::unsupported(format!(
+            "{action} is not offered by the Amazon Bedrock provider (it serves llm, text-embedding and rerank models)"
+        ))),
+        other => Err(PluginError::validation(format!("unknown action {other:?}"))),
+    }
+}
+
+fn not_yet(action: &str) -> PluginError {
+    PluginError::unsupported(format!(
+        "{action} is not implemented in this version of the Bedrock plugin yet"
+    ))
+}
+
+/// The model a request names: a predefined model, or a customizable one described by
+/// its credentials. An unknown model is the caller's mistake, named in the error.
+pub fn resolve<'a>(
+    state: &'a AppState,
+    base: &requests::ModelBase,
+    expected: ModelType,
+) -> Result<Cow<'a, ModelDecl>, PluginError> {
+    let model_type = ModelType::parse(&base.model_type).ok_or_else(|| {
+        PluginError::validation(format!(
+            "model_type {:?} is not one of llm, text-embedding, rerank",
+            base.model_type
+        ))
+    })?;
+    if model_type != expected {
+        return Err(PluginError::validation(format!(
+            "model_type is {:?}, but this action needs a {} model",
+            base.model_type,
+            expected.as_str()
+        )));
+    }
+    if let Some(custom) = schema::customizable_model(&base.model, model_type, &base.credentials)? {
+        return Ok(Cow::Owned(custom));
+    }
+    state.catalog.model(model_type, &base.model).map(Cow::Borrowed).ok_or_else(|| {
+        PluginError::bad_request(format!(
+            "{} is not a {} model this plugin knows; add it as a customizable model with its model ID or inference profile",
+            base.model,
+            model_type.as_str()
+        ))
+    })
+}
+
+/// A credential value as text: strings as they are, numbers as written, empty as absent.
+pub fn credential_str<'a>(credentials: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
+    match credentials.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(Cow::Borrowed(s.trim())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}

@@ -1,0 +1,202 @@
+//! Model declarations (`models/<type>/*.yaml`): the shape the daemon and the SDK share.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::templates;
+
+/// Text in several languages; `en_US` is the one every reader requires.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct I18n {
+    #[serde(rename = "en_US")]
+    pub en_us: String,
+    #[serde(rename = "zh_Hans", default, skip_serializing_if = "Option::is_none")]
+    pub zh_hans: Option<String>,
+    #[serde(rename = "ja_JP", default, skip_serializing_if = "Option::is_none")]
+    pub ja_jp: Option<String>,
+    #[serde(rename = "pt_BR", default, skip_serializing_if = "Option::is_none")]
+    pub pt_br: Option<String>,
+}
+
+impl I18n {
+    pub fn en(text: impl Into<String>) -> I18n {
+        I18n {
+            en_us: text.into(),
+            ..I18n::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModelType {
+    #[serde(rename = "llm")]
+    Llm,
+    #[serde(rename = "text-embedding")]
+    TextEmbedding,
+    #[serde(rename = "rerank")]
+    Rerank,
+    #[serde(rename = "speech2text")]
+    Speech2Text,
+    #[serde(rename = "moderation")]
+    Moderation,
+    #[serde(rename = "tts")]
+    Tts,
+}
+
+impl ModelType {
+    /// The name used in requests and model YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelType::Llm => "llm",
+            ModelType::TextEmbedding => "text-embedding",
+            ModelType::Rerank => "rerank",
+            ModelType::Speech2Text => "speech2text",
+            ModelType::Moderation => "moderation",
+            ModelType::Tts => "tts",
+        }
+    }
+
+    /// The key of the provider YAML's `models` map (underscores, not dashes).
+    pub fn provider_key(self) -> &'static str {
+        match self {
+            ModelType::TextEmbedding => "text_embedding",
+            other => other.as_str(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ModelType> {
+        Some(match s {
+            "llm" => ModelType::Llm,
+            "text-embedding" | "text_embedding" => ModelType::TextEmbedding,
+            "rerank" => ModelType::Rerank,
+            "speech2text" => ModelType::Speech2Text,
+            "moderation" => ModelType::Moderation,
+            "tts" => ModelType::Tts,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum FetchFrom {
+    #[default]
+    #[serde(rename = "predefined-model")]
+    PredefinedModel,
+    #[serde(rename = "customizable-model")]
+    CustomizableModel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    Float,
+    Int,
+    String,
+    Boolean,
+    Text,
+}
+
+/// One model parameter Dify shows and sends; see reference §5.4.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParameterRule {
+    pub name: String,
+    #[serde(default)]
+    pub use_template: Option<String>,
+    #[serde(default)]
+    pub label: Option<I18n>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<ParamType>,
+    #[serde(default)]
+    pub help: Option<I18n>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub default: Option<Value>,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default)]
+    pub precision: Option<u32>,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// Prices as decimal strings, `price = tokens × unit price × unit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pricing {
+    pub input: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    pub unit: String,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelDecl {
+    pub model: String,
+    #[serde(default)]
+    pub label: Option<I18n>,
+    pub model_type: ModelType,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub fetch_from: FetchFrom,
+    #[serde(default)]
+    pub model_properties: Map<String, Value>,
+    #[serde(default)]
+    pub deprecated: bool,
+    #[serde(default)]
+    pub parameter_rules: Vec<ParameterRule>,
+    #[serde(default)]
+    pub pricing: Option<Pricing>,
+}
+
+impl ModelDecl {
+    /// The declaration with templates filled in and the label defaulted, as the SDK serves it.
+    pub fn expanded(mut self) -> Result<ModelDecl, String> {
+        if self.label.is_none() {
+            self.label = Some(I18n::en(self.model.clone()));
+        }
+        self.parameter_rules = self
+            .parameter_rules
+            .into_iter()
+            .map(expand_rule)
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+}
+
+/// Fills a rule's missing fields from its `use_template`, the SDK's way: the template's
+/// label, type, help, default, range, precision and options, overridden by what the
+/// rule states. A rule without a template must state its type.
+pub fn expand_rule(mut rule: ParameterRule) -> Result<ParameterRule, String> {
+    if let Some(name) = rule.use_template.as_deref().filter(|n| !n.is_empty()) {
+        let t = templates::template(name)
+            .ok_or_else(|| format!("parameter {}: unknown use_template {name:?}", rule.name))?;
+        rule.label = rule.label.or(t.label);
+        rule.kind = rule.kind.or(t.kind);
+        rule.help = rule.help.or(t.help);
+        rule.default = rule.default.or(t.default);
+        rule.min = rule.min.or(t.min);
+        rule.max = rule.max.or(t.max);
+        rule.precision = rule.precision.or(t.precision);
+        if rule.options.is_empty() {
+            rule.options = t.options;
+        }
+    }
+    if rule.kind.is_none() {
+        return Err(format!(
+            "parameter {}: no type and no use_template",
+            rule.name
+        ));
+    }
+    if rule.label.is_none() {
+        rule.label = Some(I18n::en(rule.name.clone()));
+    }
+    Ok(rule)
+}

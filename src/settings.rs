@@ -1,0 +1,101 @@
+//! Process settings from the environment and an optional `.env` file in the working
+//! directory (the keys the Python SDK reads), without setting any environment variable.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How the daemon talks to this process (`INSTALL_METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallMethod {
+    /// Installed plugin: the daemon's pipes on stdin/stdout.
+    Local,
+    /// Remote debugging: a TCP connection to the daemon.
+    Remote,
+    /// Serverless: an HTTP server.
+    Serverless,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub install_method: InstallMethod,
+    pub heartbeat_interval: Duration,
+    /// Most sessions served at once; later requests wait (the SDK's `MAX_WORKER`).
+    pub max_workers: usize,
+    /// How long in-flight sessions may run on after stdin closes or SIGTERM arrives.
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// Reads the process environment, then `.env` in the working directory for keys the
+    /// environment does not set.
+    pub fn load() -> Result<Settings, String> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(iter) = dotenvy::from_path_iter(".env") {
+            for (k, v) in iter.flatten() {
+                vars.insert(k, v);
+            }
+        }
+        vars.extend(std::env::vars());
+        Settings::from_vars(&vars)
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, String> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let install_method = match get("INSTALL_METHOD")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("local") => InstallMethod::Local,
+            Some("remote") => InstallMethod::Remote,
+            Some("serverless") | Some("aws_lambda") => InstallMethod::Serverless,
+            Some(other) => {
+                return Err(format!(
+                    "INSTALL_METHOD={other} is not one of local, remote, serverless"
+                ));
+            }
+        };
+        let number = |k: &str, default: u64| -> Result<u64, String> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map_err(|_| format!("{k}={v} is not a whole number")),
+            }
+        };
+        Ok(Settings {
+            install_method,
+            heartbeat_interval: Duration::from_secs(number("HEARTBEAT_INTERVAL", 10)?.max(1)),
+            max_workers: number("MAX_WORKER", 1000)?.max(1) as usize,
+            shutdown_grace: Duration::from_millis(number("DIFY_BEDROCK_SHUTDOWN_GRACE_MS", 5000)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_sdk() {
+        let s = Settings::from_vars(&vars(&[])).expect("defaults");
+        assert_eq!(s.install_method, InstallMethod::Local);
+        assert_eq!(s.heartbeat_interval, Duration::from_secs(10));
+        assert_eq!(s.max_workers, 1000);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e =
+            Settings::from_vars(&vars(&[("INSTALL_METHOD", "carrier-pigeon")])).expect_err("bad");
+        assert!(e.contains("carrier-pigeon"));
+        let e = Settings::from_vars(&vars(&[("MAX_WORKER", "lots")])).expect_err("bad");
+        assert!(e.contains("MAX_WORKER"));
+    }
+}

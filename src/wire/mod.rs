@@ -1,0 +1,274 @@
+//! Dify's plugin protocol on the wire: the daemon's request envelope and the plugin's
+//! event lines (reference dify-protocol.md §1). Knows nothing of Bedrock or sessions.
+
+pub mod de;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::PluginError;
+
+/// The daemon reads stdout with a 5 MiB line limit and kills the plugin on a longer line.
+pub const MAX_LINE_BYTES: usize = 5 * 1024 * 1024;
+
+/// A request from the daemon: one session to answer.
+#[derive(Debug)]
+pub struct Request {
+    pub session_id: String,
+    /// `data.action`, e.g. `invoke_llm`.
+    pub action: String,
+    /// The action payload (`data`), still untyped; actions parse what they need.
+    pub data: Value,
+    pub app_id: Option<String>,
+}
+
+/// Why an input line could not become a request.
+#[derive(Debug, PartialEq)]
+pub enum LineError {
+    /// No session to answer: reported with a top-level `error` event.
+    Unroutable(String),
+    /// The session is known but its payload is unusable: reported as that session's error.
+    Session {
+        session_id: String,
+        error: PluginError,
+    },
+    /// A line to ignore (a `backwards_response`, which a model provider never asks for).
+    Ignored(String),
+}
+
+/// Parses one input line (without its newline).
+pub fn parse_request(line: &[u8]) -> Result<Request, LineError> {
+    let value: Value = serde_json::from_slice(line)
+        .map_err(|e| LineError::Unroutable(format!("input line is not JSON: {e}")))?;
+    let Value::Object(mut envelope) = value else {
+        return Err(LineError::Unroutable(
+            "input line is not a JSON object".into(),
+        ));
+    };
+    let session_id = match envelope.get("session_id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            return Err(LineError::Unroutable("input line has no session_id".into()));
+        }
+        Some(other) => {
+            return Err(LineError::Unroutable(format!(
+                "session_id must be a string, got {other}"
+            )));
+        }
+    };
+    let session_error = |msg: String| LineError::Session {
+        session_id: session_id.clone(),
+        error: PluginError::validation(msg),
+    };
+    match envelope.get("event").and_then(Value::as_str) {
+        Some("request") => {}
+        Some("backwards_response") => {
+            return Err(LineError::Ignored(format!(
+                "backwards_response for session {session_id}: this plugin makes no backwards calls"
+            )));
+        }
+        Some(other) => {
+            return Err(session_error(format!(
+                "unknown event {other:?}; expected \"request\""
+            )));
+        }
+        None => {
+            return Err(session_error(
+                "field `event` is missing or not a string".into(),
+            ));
+        }
+    }
+    let app_id = envelope
+        .get("app_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let data = match envelope.remove("data") {
+        Some(Value::Object(data)) => data,
+        Some(Value::Null) | None => return Err(session_error("field `data` is missing".into())),
+        Some(_) => return Err(session_error("field `data` must be an object".into())),
+    };
+    match data.get("type").and_then(Value::as_str) {
+        Some("model") => {}
+        Some(other) => {
+            return Err(session_error(format!(
+                "data.type {other:?} is not served: this plugin is a model provider (data.type \"model\")"
+            )));
+        }
+        None => {
+            return Err(session_error(
+                "field `data.type` is missing or not a string".into(),
+            ));
+        }
+    }
+    let action = match data.get("action").and_then(Value::as_str) {
+        Some(a) if !a.is_empty() => a.to_string(),
+        _ => {
+            return Err(session_error(
+                "field `data.action` is missing or not a string".into(),
+            ));
+        }
+    };
+    Ok(Request {
+        session_id,
+        action,
+        data: Value::Object(data),
+        app_id,
+    })
+}
+
+#[derive(Serialize)]
+struct Event<'a, T: Serialize> {
+    event: &'static str,
+    session_id: Option<&'a str>,
+    data: T,
+}
+
+#[derive(Serialize)]
+struct SessionMessage<T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: T,
+}
+
+fn line<T: Serialize>(event: &'static str, session_id: Option<&str>, data: T) -> String {
+    // Serialising our own JSON values and plain structs cannot fail; fall back to an
+    // error event rather than panic if it ever did.
+    serde_json::to_string(&Event { event, session_id, data }).unwrap_or_else(|e| {
+        json!({"event": "error", "session_id": session_id, "data": {"error": format!("serialisation failed: {e}")}})
+            .to_string()
+    })
+}
+
+/// A `stream` session message carrying one response item.
+pub fn stream_line<T: Serialize>(session_id: &str, data: &T) -> String {
+    line(
+        "session",
+        Some(session_id),
+        SessionMessage {
+            kind: "stream",
+            data,
+        },
+    )
+}
+
+/// The `end` session message that closes every session.
+pub fn end_line(session_id: &str) -> String {
+    line(
+        "session",
+        Some(session_id),
+        SessionMessage {
+            kind: "end",
+            data: json!({}),
+        },
+    )
+}
+
+/// A session `error` message; must be followed by [`end_line`].
+pub fn error_line(session_id: &str, error: &PluginError) -> String {
+    line(
+        "session",
+        Some(session_id),
+        SessionMessage {
+            kind: "error",
+            data: error.payload(),
+        },
+    )
+}
+
+pub fn heartbeat_line() -> String {
+    line("heartbeat", None, json!({}))
+}
+
+/// A `log` event the daemon files at `level` (DEBUG, INFO, WARNING or ERROR).
+pub fn log_line(level: &str, message: &str, timestamp: f64) -> String {
+    line(
+        "log",
+        None,
+        json!({"level": level, "message": message, "timestamp": timestamp}),
+    )
+}
+
+/// A top-level `error` event, for input that belongs to no session.
+pub fn top_error_line(message: &str) -> String {
+    line("error", None, json!({ "error": message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn session_err(line: &str) -> PluginError {
+        match parse_request(line.as_bytes()) {
+            Err(LineError::Session { error, .. }) => error,
+            other => panic!("expected a session error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_daemon_request() {
+        let r = parse_request(br#"{"session_id":"s1","event":"request","app_id":null,"data":{"user_id":"u","type":"model","action":"invoke_llm","model":"m"}}"#)
+            .expect("parses");
+        assert_eq!(
+            (r.session_id.as_str(), r.action.as_str()),
+            ("s1", "invoke_llm")
+        );
+        assert_eq!(r.data["model"], "m");
+        assert_eq!(r.app_id, None);
+    }
+
+    #[test]
+    fn unroutable_lines() {
+        for l in [
+            "not json",
+            "[1,2]",
+            r#"{"event":"request"}"#,
+            r#"{"session_id":"","event":"request"}"#,
+            r#"{"session_id":5}"#,
+        ] {
+            assert!(
+                matches!(parse_request(l.as_bytes()), Err(LineError::Unroutable(_))),
+                "{l}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_errors_name_the_field() {
+        assert!(
+            session_err(r#"{"session_id":"s","event":"request"}"#)
+                .message
+                .contains("`data`")
+        );
+        assert!(
+            session_err(r#"{"session_id":"s","event":"nope","data":{}}"#)
+                .message
+                .contains("nope")
+        );
+        assert!(
+            session_err(r#"{"session_id":"s","event":"request","data":{"type":"model"}}"#)
+                .message
+                .contains("data.action")
+        );
+        let e = session_err(
+            r#"{"session_id":"s","event":"request","data":{"type":"tool","action":"x"}}"#,
+        );
+        assert_eq!(e.kind, ErrorKind::Validation);
+    }
+
+    #[test]
+    fn lines_have_the_protocol_shape() {
+        let v: Value = serde_json::from_str(&stream_line("s", &json!({"a": 1}))).expect("json");
+        assert_eq!(
+            v,
+            json!({"event":"session","session_id":"s","data":{"type":"stream","data":{"a":1}}})
+        );
+        let v: Value = serde_json::from_str(&end_line("s")).expect("json");
+        assert_eq!(
+            v,
+            json!({"event":"session","session_id":"s","data":{"type":"end","data":{}}})
+        );
+        let v: Value = serde_json::from_str(&heartbeat_line()).expect("json");
+        assert_eq!(v, json!({"event":"heartbeat","session_id":null,"data":{}}));
+    }
+}
