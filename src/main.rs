@@ -28,9 +28,11 @@ ENVIRONMENT (or a .env file in the working directory):
 ";
 
 fn main() -> ExitCode {
+    // Read first, so a parent that dies during start-up is still noticed.
+    let parent = std::os::unix::process::parent_id();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None | Some("serve") => serve(),
+        None | Some("serve") => serve(parent),
         Some("--version" | "-V" | "version") => {
             println!("dify-bedrock {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve() -> ExitCode {
+fn serve(parent: u32) -> ExitCode {
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -55,7 +57,7 @@ fn serve() -> ExitCode {
         }
     };
     match settings.install_method {
-        InstallMethod::Local => serve_stdio(settings),
+        InstallMethod::Local => serve_stdio(settings, parent),
         other => {
             eprintln!(
                 "dify-bedrock: INSTALL_METHOD {other:?} is not supported by this version yet; use local"
@@ -65,7 +67,7 @@ fn serve() -> ExitCode {
     }
 }
 
-fn serve_stdio(settings: Settings) -> ExitCode {
+fn serve_stdio(settings: Settings, parent: u32) -> ExitCode {
     let (writer, writer_thread) = match Writer::spawn(std::io::stdout()) {
         Ok(w) => w,
         Err(e) => {
@@ -83,7 +85,7 @@ fn serve_stdio(settings: Settings) -> ExitCode {
         }
     };
     runtime::spawn_heartbeat(writer.clone(), settings.heartbeat_interval);
-    runtime::spawn_parent_watch();
+    runtime::spawn_parent_watch(parent);
 
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

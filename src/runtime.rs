@@ -145,10 +145,10 @@ pub fn spawn_heartbeat(writer: Writer, interval: Duration) {
     }
 }
 
-/// Exits the process when the parent dies (the daemon never says goodbye otherwise):
-/// the parent id changes when the parent is gone and we are re-parented.
-pub fn spawn_parent_watch() {
-    let parent = std::os::unix::process::parent_id();
+/// Exits the process when the parent dies (the daemon never says goodbye otherwise): we
+/// are then re-parented, so the parent id changes. `parent` must be read at start-up,
+/// before the parent could have gone.
+pub fn spawn_parent_watch(parent: u32) {
     let _ = std::thread::Builder::new()
         .name("parent-watch".into())
         .spawn(move || {
@@ -248,14 +248,24 @@ async fn handle_line(mut line: Vec<u8>, state: Arc<AppState>, writer: Writer) {
     }
 }
 
-/// Runs one session to its single `end`, turning a failure or a panic into `error` first.
+/// Runs one session to its single `end`.
 pub async fn run_session(request: wire::Request, state: Arc<AppState>, writer: Writer) {
     let session_id = request.session_id.clone();
     let action = request.action.clone();
     let sink = SessionSink::new(&session_id, writer.clone());
-    // The handler runs in a task of its own so that a panic is contained to it.
-    let handler = tokio::spawn(async move { actions::dispatch(&state, request, &sink).await });
-    let result = match handler.await {
+    supervise(&session_id, &action, &writer, async move {
+        actions::dispatch(&state, request, &sink).await
+    })
+    .await;
+}
+
+/// Runs a session's work in a task of its own, so that a panic stays contained to it, and
+/// ends the session exactly once: `error` then `end` on failure, `end` alone on success.
+pub async fn supervise<F>(session_id: &str, action: &str, writer: &Writer, work: F)
+where
+    F: Future<Output = Result<(), PluginError>> + Send + 'static,
+{
+    let result = match tokio::spawn(work).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => Err(PluginError::internal(format!(
             "the plugin failed unexpectedly while handling {action}; other requests are not affected"
@@ -264,7 +274,78 @@ pub async fn run_session(request: wire::Request, state: Arc<AppState>, writer: W
     };
     if let Err(error) = result {
         tracing::info!(session = %session_id, action = %action, "request failed: {error}");
-        let _ = writer.send(wire::error_line(&session_id, &error)).await;
+        let _ = writer.send(wire::error_line(session_id, &error)).await;
     }
-    let _ = writer.send(wire::end_line(&session_id)).await;
+    let _ = writer.send(wire::end_line(session_id)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Collects what the writer writes.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(capture: &Capture) -> Vec<serde_json::Value> {
+        let bytes = capture.0.lock().expect("lock").clone();
+        String::from_utf8(bytes)
+            .expect("utf8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_that_sessions_error_and_the_next_session_is_served() {
+        let capture = Capture::default();
+        let (writer, thread) = Writer::spawn(capture.clone()).expect("writer");
+        supervise("boom", "invoke_llm", &writer, async {
+            panic!("handler bug")
+        })
+        .await;
+        supervise("fine", "invoke_llm", &writer, async { Ok(()) }).await;
+        writer.close().await;
+        thread.join().expect("writer thread");
+        let out = lines(&capture);
+        let kinds: Vec<_> = out
+            .iter()
+            .map(|l| {
+                (
+                    l["session_id"].as_str().unwrap_or(""),
+                    l["data"]["type"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(kinds, [("boom", "error"), ("boom", "end"), ("fine", "end")]);
+        assert_eq!(out[0]["data"]["data"]["error_type"], "InternalError");
+    }
+
+    #[tokio::test]
+    async fn an_item_over_the_line_limit_is_refused() {
+        let capture = Capture::default();
+        let (writer, thread) = Writer::spawn(capture.clone()).expect("writer");
+        let sink = SessionSink::new("big", writer.clone());
+        let huge = "x".repeat(MAX_LINE_BYTES);
+        let e = sink.stream(&huge).await.expect_err("too big");
+        assert!(e.message.contains("line limit"), "{e}");
+        sink.stream(&"small").await.expect("small item");
+        writer.close().await;
+        thread.join().expect("writer thread");
+        assert_eq!(lines(&capture).len(), 1);
+    }
 }

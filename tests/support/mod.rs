@@ -1,0 +1,411 @@
+//! The test driver: spawns the built `dify-bedrock` binary and speaks the plugin protocol
+//! to it as Dify's plugin daemon does (reference dify-protocol.md §1, §2.1). Every session
+//! it collects is checked against the daemon's own rules, so each end-to-end test also
+//! checks what a Go daemon would reject.
+
+#![allow(dead_code)]
+
+pub mod daemon_rules;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dify-bedrock");
+
+/// Where a test's plugin process writes, as it arrives.
+#[derive(Default)]
+struct State {
+    /// Every stdout line that parsed as JSON, in order.
+    lines: Vec<Value>,
+    /// Stdout lines that were not JSON (there must be none).
+    junk: Vec<String>,
+    sessions: HashMap<String, Vec<Value>>,
+    ended: HashSet<String>,
+    heartbeats: Vec<Instant>,
+    stdout_closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panicking test thread must not hide the state from the others.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One running plugin process.
+pub struct Plugin {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    shared: Arc<Shared>,
+    stderr: Arc<Mutex<String>>,
+    started: Instant,
+    actions: Mutex<HashMap<String, String>>,
+    next_id: AtomicU64,
+    readers: Vec<JoinHandle<()>>,
+}
+
+/// The lines of one finished session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub action: String,
+    pub lines: Vec<Value>,
+}
+
+impl Session {
+    /// The `data` of every `stream` message.
+    pub fn items(&self) -> Vec<&Value> {
+        self.lines
+            .iter()
+            .filter(|l| l["data"]["type"] == "stream")
+            .map(|l| &l["data"]["data"])
+            .collect()
+    }
+
+    /// The single result of a non-LLM action; panics with the session if there is none.
+    pub fn result(&self) -> &Value {
+        let items = self.items();
+        assert_eq!(items.len(), 1, "expected one result in {self:#?}");
+        items[0]
+    }
+
+    /// The `data` of the session's `error` message, if any.
+    pub fn error(&self) -> Option<&Value> {
+        self.lines
+            .iter()
+            .find(|l| l["data"]["type"] == "error")
+            .map(|l| &l["data"]["data"])
+    }
+
+    /// The error, which the test expects; panics otherwise.
+    pub fn expect_error(&self) -> &Value {
+        self.error()
+            .unwrap_or_else(|| panic!("expected an error in {self:#?}"))
+    }
+}
+
+impl Plugin {
+    /// Starts the plugin with a clean environment plus `env`.
+    pub fn start_with(env: &[(&str, &str)]) -> Plugin {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("INSTALL_METHOD", "local")
+            // Never let a stray credential chain reach the real instance metadata service.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("spawn dify-bedrock");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let reader = {
+            let shared = shared.clone();
+            std::thread::spawn(move || read_stdout(stdout, shared))
+        };
+        let err_reader = {
+            let stderr = stderr.clone();
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let mut pipe = stderr_pipe;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    text.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    stderr
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone_from(&text);
+                }
+            })
+        };
+        let stdin = child.stdin.take();
+        Plugin {
+            child,
+            stdin,
+            shared,
+            stderr,
+            started,
+            actions: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            readers: vec![reader, err_reader],
+        }
+    }
+
+    pub fn start() -> Plugin {
+        Plugin::start_with(&[])
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the first heartbeat; returns the time from spawn to its arrival.
+    pub fn wait_first_heartbeat(&self, timeout: Duration) -> Duration {
+        let st = self.wait_until(timeout, |s| !s.heartbeats.is_empty());
+        st.heartbeats[0].duration_since(self.started)
+    }
+
+    pub fn heartbeats(&self) -> Vec<Instant> {
+        self.shared.lock().heartbeats.clone()
+    }
+
+    /// Writes one raw line (a newline is added).
+    pub fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    /// Sends a request for `action` with `fields` as the action payload; returns its session id.
+    pub fn request(&mut self, action: &str, fields: Value) -> String {
+        let id = format!(
+            "sess-{}-{}",
+            std::process::id(),
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let line = envelope(&id, action, fields);
+        self.actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), action.to_string());
+        self.send_raw(&line.to_string());
+        id
+    }
+
+    /// Waits for a session's `end` and checks it against the daemon's rules.
+    pub fn wait_session(&self, id: &str, timeout: Duration) -> Session {
+        let st = self.wait_until(timeout, |s| s.ended.contains(id));
+        let lines = st.sessions.get(id).cloned().unwrap_or_default();
+        drop(st);
+        let action = self
+            .actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        let session = Session {
+            id: id.to_string(),
+            action,
+            lines,
+        };
+        if let Err(problem) = daemon_rules::check_session(&session.action, &session.lines) {
+            panic!("session violates the daemon's rules: {problem}\n{session:#?}");
+        }
+        session
+    }
+
+    /// Sends a request and waits for its whole answer.
+    pub fn call(&mut self, action: &str, fields: Value) -> Session {
+        let id = self.request(action, fields);
+        self.wait_session(&id, Duration::from_secs(30))
+    }
+
+    /// Top-level `error` events (input that belonged to no session).
+    pub fn top_level_errors(&self) -> Vec<Value> {
+        self.shared
+            .lock()
+            .lines
+            .iter()
+            .filter(|l| l["event"] == "error")
+            .cloned()
+            .collect()
+    }
+
+    /// Waits for `n` top-level errors (they are answered concurrently with later requests).
+    pub fn wait_top_level_errors(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let st = self.wait_until(timeout, |s| {
+            s.lines.iter().filter(|l| l["event"] == "error").count() >= n
+        });
+        st.lines
+            .iter()
+            .filter(|l| l["event"] == "error")
+            .cloned()
+            .collect()
+    }
+
+    /// `log` events so far.
+    pub fn logs(&self) -> Vec<Value> {
+        self.shared
+            .lock()
+            .lines
+            .iter()
+            .filter(|l| l["event"] == "log")
+            .cloned()
+            .collect()
+    }
+
+    /// Every stdout line so far, and any line that was not JSON.
+    pub fn stdout_lines(&self) -> (Vec<Value>, Vec<String>) {
+        let st = self.shared.lock();
+        (st.lines.clone(), st.junk.clone())
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every finished session, for the SDK conformance checker.
+    pub fn finished_sessions(&self) -> Vec<Session> {
+        let st = self.shared.lock();
+        let actions = self.actions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<_> = st.ended.iter().cloned().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| Session {
+                action: actions.get(&id).cloned().unwrap_or_default(),
+                lines: st.sessions.get(&id).cloned().unwrap_or_default(),
+                id,
+            })
+            .collect()
+    }
+
+    /// Closes stdin, as the daemon does when it stops an instance.
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the stdout reader saw the end of output, after the process exited.
+    pub fn wait_stdout_closed(&self, timeout: Duration) {
+        drop(self.wait_until(timeout, |s| s.stdout_closed));
+    }
+
+    fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&State) -> bool,
+    ) -> std::sync::MutexGuard<'_, State> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        while !done(&st) {
+            let now = Instant::now();
+            if now >= deadline || st.stdout_closed {
+                if done(&st) {
+                    break;
+                }
+                panic!(
+                    "timed out after {timeout:?} (stdout closed: {}); last lines: {:#?}; stderr: {}",
+                    st.stdout_closed,
+                    st.lines.iter().rev().take(5).collect::<Vec<_>>(),
+                    self.stderr()
+                );
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st
+    }
+}
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The daemon's request envelope around an action payload.
+pub fn envelope(session_id: &str, action: &str, fields: Value) -> Value {
+    let mut data = json!({"user_id": "test-user", "type": "model", "action": action});
+    if let (Some(d), Value::Object(f)) = (data.as_object_mut(), fields) {
+        d.extend(f);
+    }
+    json!({
+        "session_id": session_id,
+        "conversation_id": null,
+        "message_id": null,
+        "app_id": null,
+        "endpoint_id": null,
+        "context": {},
+        "event": "request",
+        "data": data,
+    })
+}
+
+fn read_stdout(stdout: impl Read, shared: Arc<Shared>) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        if text.is_empty() {
+            continue;
+        }
+        let mut st = shared.lock();
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => {
+                match v["event"].as_str() {
+                    Some("heartbeat") => st.heartbeats.push(Instant::now()),
+                    Some("session") => {
+                        if let Some(id) = v["session_id"].as_str() {
+                            if v["data"]["type"] == "end" {
+                                st.ended.insert(id.to_string());
+                            }
+                            st.sessions
+                                .entry(id.to_string())
+                                .or_default()
+                                .push(v.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                st.lines.push(v);
+            }
+            Err(_) => st.junk.push(text.to_string()),
+        }
+        drop(st);
+        shared.changed.notify_all();
+    }
+    shared.lock().stdout_closed = true;
+    shared.changed.notify_all();
+}
