@@ -5,6 +5,7 @@
 //! `declaration` holds the manifest, provider and model YAML as typed data.
 
 pub mod actions;
+pub mod bedrock;
 pub mod declaration;
 pub mod error;
 pub mod logging;

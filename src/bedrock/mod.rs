@@ -1,0 +1,5 @@
+//! Amazon Bedrock: AWS access and clients, and (in later issues) the adapters per model
+//! family. Knows nothing of the plugin protocol.
+
+pub mod access;
+pub mod secret;
