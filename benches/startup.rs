@@ -26,7 +26,10 @@ fn first_heartbeat(child: &mut std::process::Child) -> BufReader<std::process::C
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(out.read_line(&mut line).expect("read") > 0, "plugin exited before its heartbeat");
+        assert!(
+            out.read_line(&mut line).expect("read") > 0,
+            "plugin exited before its heartbeat"
+        );
         if line.contains("\"heartbeat\"") {
             return out;
         }
@@ -68,7 +71,11 @@ fn main() {
     let mut out = first_heartbeat(&mut child);
     std::thread::sleep(Duration::from_secs(2));
     let pid = child.id();
-    println!("idle resident memory after 2 s: {} KiB (peak {} KiB)", status_kib(pid, "VmRSS:"), status_kib(pid, "VmHWM:"));
+    println!(
+        "idle resident memory after 2 s: {} KiB (peak {} KiB)",
+        status_kib(pid, "VmRSS:"),
+        status_kib(pid, "VmHWM:")
+    );
 
     // The same process after answering requests, to show memory does not stay inflated.
     let mut stdin = child.stdin.take().expect("stdin");
