@@ -2,4 +2,5 @@
 //! family. Knows nothing of the plugin protocol.
 
 pub mod access;
+pub mod client;
 pub mod secret;

@@ -1,0 +1,352 @@
+//! Bedrock clients per tenant: built once per distinct AWS access (credentials, region,
+//! endpoints, proxy) and reused, so connections are pooled; held in a bounded cache keyed
+//! by a digest of the access, never by raw secrets, and dropped when unused. Each entry
+//! has its own HTTP client, so two tenants never share a connection or a credential.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::identity::IdentityCache;
+use aws_config::provider_config::ProviderConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::{Builder as HttpBuilder, Connector};
+use aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::region::Region;
+use tokio::sync::OnceCell;
+
+use super::access::{Auth, AwsAccess};
+use crate::error::PluginError;
+
+/// Network behaviour shared by every client.
+#[derive(Debug, Clone)]
+pub struct NetworkSettings {
+    pub connect_timeout: Duration,
+    /// Longest wait for a response to start (a blocking Converse waits for the whole answer).
+    pub read_timeout: Duration,
+    /// Longest silence inside a response stream before it is ended with an error.
+    pub stream_idle_timeout: Duration,
+    /// Attempts per call, retries included (throttling, 5xx and transient I/O are retried).
+    pub max_attempts: u32,
+    /// First retry delay; later ones back off exponentially with jitter.
+    pub initial_backoff: Duration,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> NetworkSettings {
+        NetworkSettings {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(300),
+            stream_idle_timeout: Duration::from_secs(60),
+            max_attempts: 3,
+            initial_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The clients one tenant's requests use.
+pub struct Clients {
+    pub runtime: aws_sdk_bedrockruntime::Client,
+    pub control: aws_sdk_bedrock::Client,
+    pub region: String,
+    /// Where runtime calls go, for messages that name the host tried.
+    pub runtime_host: String,
+    pub control_host: String,
+}
+
+/// Builds the HTTP client of one tenant: rustls with ring, the tenant's proxy (or the
+/// environment's HTTPS_PROXY/NO_PROXY), its own connection pool.
+fn http_client(access: &AwsAccess) -> Result<SharedHttpClient, PluginError> {
+    let proxy = match &access.proxy {
+        Some(url) => {
+            let mut config = ProxyConfig::all(url.as_str()).map_err(|e| {
+                PluginError::bad_request(format!(
+                    "Proxy URL (bedrock_proxy_url) is not usable: {e}"
+                ))
+            })?;
+            // The instance-metadata and container-credential endpoints are never proxied.
+            let mut rules = String::from("169.254.169.254,169.254.170.2,169.254.170.23");
+            for key in ["NO_PROXY", "no_proxy"] {
+                if let Ok(v) = std::env::var(key) {
+                    rules.push(',');
+                    rules.push_str(&v);
+                }
+            }
+            config = config.no_proxy(rules);
+            config
+        }
+        None => ProxyConfig::from_env(),
+    };
+    Ok(
+        HttpBuilder::new().build_with_connector_fn(move |settings, components| {
+            let mut builder = Connector::builder();
+            builder.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                builder.set_sleep_impl(components.sleep_impl());
+            }
+            builder
+                .proxy_config(proxy.clone())
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build()
+        }),
+    )
+}
+
+/// The credentials for SigV4 modes: static keys, or the machine's credential chain; with
+/// an assumed role on top when one is configured. `None` for a bearer API key.
+async fn credentials_provider(
+    access: &AwsAccess,
+    http: &SharedHttpClient,
+) -> Result<Option<SharedCredentialsProvider>, PluginError> {
+    let region = Region::new(access.region.clone());
+    let base = match &access.auth {
+        Auth::ApiKey(_) => return Ok(None),
+        Auth::Keys {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } => SharedCredentialsProvider::new(Credentials::new(
+            access_key_id.clone(),
+            secret_access_key.expose().to_string(),
+            session_token.as_ref().map(|t| t.expose().to_string()),
+            None,
+            "dify-credentials",
+        )),
+        Auth::IamRole => {
+            let config = ProviderConfig::default()
+                .with_http_client(http.clone())
+                .with_region(Some(region.clone()));
+            let chain =
+                aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .region(region.clone())
+                    .configure(config)
+                    .build()
+                    .await;
+            SharedCredentialsProvider::new(chain)
+        }
+    };
+    let Some(role) = &access.assume_role else {
+        return Ok(Some(base));
+    };
+    // Loaded the standard way so that AWS_ENDPOINT_URL_STS (an STS VPC endpoint) applies.
+    let sts_config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http.clone())
+        .region(region.clone())
+        .credentials_provider(base.clone())
+        .load()
+        .await;
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone())
+        .session_name(role.session_name.clone())
+        .region(region)
+        .configure(&sts_config);
+    if let Some(external_id) = &role.external_id {
+        builder = builder.external_id(external_id.expose());
+    }
+    Ok(Some(SharedCredentialsProvider::new(
+        builder.build_from_provider(base).await,
+    )))
+}
+
+fn host_of(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
+async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, PluginError> {
+    let http = http_client(access)?;
+    let credentials = credentials_provider(access, &http).await?;
+    let identity_cache: SharedIdentityCache = IdentityCache::lazy().build();
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(net.connect_timeout)
+        .read_timeout(net.read_timeout)
+        .build();
+    let retry = RetryConfig::standard()
+        .with_max_attempts(net.max_attempts)
+        .with_initial_backoff(net.initial_backoff);
+    let region = Region::new(access.region.clone());
+
+    let mut rt = aws_sdk_bedrockruntime::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http.clone())
+        .region(region.clone())
+        .identity_cache(identity_cache.clone())
+        .timeout_config(timeouts.clone())
+        .retry_config(retry.clone());
+    let mut cp = aws_sdk_bedrock::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
+        .region(region)
+        .identity_cache(identity_cache)
+        .timeout_config(timeouts)
+        .retry_config(retry);
+    match (&access.auth, credentials) {
+        (Auth::ApiKey(key), _) => {
+            let token = aws_sdk_bedrockruntime::config::Token::new(key.expose(), None);
+            rt = rt
+                .bearer_token(token.clone())
+                .auth_scheme_preference([HTTP_BEARER_AUTH_SCHEME_ID]);
+            cp = cp
+                .bearer_token(token)
+                .auth_scheme_preference([HTTP_BEARER_AUTH_SCHEME_ID]);
+        }
+        (_, Some(provider)) => {
+            rt = rt.credentials_provider(provider.clone());
+            cp = cp.credentials_provider(provider);
+        }
+        (_, None) => {
+            return Err(PluginError::internal(
+                "no credentials for a SigV4 authentication mode",
+            ));
+        }
+    }
+    if let Some(url) = &access.runtime_endpoint {
+        rt = rt.endpoint_url(url);
+    }
+    if let Some(url) = &access.control_endpoint {
+        cp = cp.endpoint_url(url);
+    }
+    let runtime_host = access
+        .runtime_endpoint
+        .as_deref()
+        .map(host_of)
+        .unwrap_or_else(|| format!("bedrock-runtime.{}.amazonaws.com", access.region));
+    let control_host = access
+        .control_endpoint
+        .as_deref()
+        .map(host_of)
+        .unwrap_or_else(|| format!("bedrock.{}.amazonaws.com", access.region));
+    Ok(Clients {
+        runtime: aws_sdk_bedrockruntime::Client::from_conf(rt.build()),
+        control: aws_sdk_bedrock::Client::from_conf(cp.build()),
+        region: access.region.clone(),
+        runtime_host,
+        control_host,
+    })
+}
+
+struct Entry {
+    clients: Arc<OnceCell<Arc<Clients>>>,
+    /// Milliseconds since the cache was made, at the last use.
+    last_used: AtomicU64,
+}
+
+/// A bounded cache of clients keyed by [`AwsAccess::fingerprint`].
+pub struct ClientCache {
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    capacity: usize,
+    idle_ttl: Duration,
+    epoch: Instant,
+    net: NetworkSettings,
+}
+
+impl ClientCache {
+    pub fn new(capacity: usize, idle_ttl: Duration, net: NetworkSettings) -> ClientCache {
+        ClientCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            idle_ttl,
+            epoch: Instant::now(),
+            net,
+        }
+    }
+
+    pub fn network(&self) -> &NetworkSettings {
+        &self.net
+    }
+
+    /// The clients for `access`, built on first use; concurrent first uses build once.
+    pub async fn get(&self, access: &AwsAccess) -> Result<Arc<Clients>, PluginError> {
+        let key = access.fingerprint();
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let cell = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let idle_ms = self.idle_ttl.as_millis() as u64;
+            entries.retain(|k, e| {
+                *k == key || now.saturating_sub(e.last_used.load(Ordering::Relaxed)) < idle_ms
+            });
+            if !entries.contains_key(&key) && entries.len() >= self.capacity {
+                let oldest = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed))
+                    .map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    entries.remove(&k);
+                }
+            }
+            let entry = entries.entry(key).or_insert_with(|| Entry {
+                clients: Arc::new(OnceCell::new()),
+                last_used: AtomicU64::new(now),
+            });
+            entry.last_used.store(now, Ordering::Relaxed);
+            entry.clients.clone()
+        };
+        let clients = cell
+            .get_or_try_init(|| async { build(access, &self.net).await.map(Arc::new) })
+            .await?;
+        Ok(clients.clone())
+    }
+
+    /// How many tenants' clients are cached.
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn access(secret: &str) -> AwsAccess {
+        AwsAccess::from_credentials(
+            json!({"auth_method": "Access_Secret_Key", "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                   "aws_secret_access_key": secret, "aws_region": "us-east-1",
+                   "bedrock_endpoint_url": "http://127.0.0.1:9"})
+            .as_object()
+            .expect("object"),
+        )
+        .expect("valid")
+    }
+
+    #[tokio::test]
+    async fn one_client_per_access_reused_and_bounded() {
+        let cache = ClientCache::new(2, Duration::from_secs(600), NetworkSettings::default());
+        let a1 = cache.get(&access("a")).await.expect("a");
+        let a2 = cache.get(&access("a")).await.expect("a again");
+        assert!(
+            Arc::ptr_eq(&a1, &a2),
+            "the same access must reuse its clients"
+        );
+        let b = cache.get(&access("b")).await.expect("b");
+        assert!(
+            !Arc::ptr_eq(&a1, &b),
+            "different secrets must never share clients"
+        );
+        cache.get(&access("c")).await.expect("c");
+        assert_eq!(cache.len(), 2, "the cache stays within its capacity");
+        assert_eq!(a1.runtime_host, "127.0.0.1:9");
+        assert_eq!(a1.control_host, "bedrock.us-east-1.amazonaws.com");
+    }
+
+    #[tokio::test]
+    async fn idle_entries_are_dropped() {
+        let cache = ClientCache::new(10, Duration::from_millis(20), NetworkSettings::default());
+        cache.get(&access("a")).await.expect("a");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        cache.get(&access("b")).await.expect("b");
+        assert_eq!(cache.len(), 1);
+    }
+}
