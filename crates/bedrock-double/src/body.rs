@@ -131,6 +131,11 @@ impl StreamPlan {
         }
         if self.pacing.drop_after == Some(n) {
             self.flush();
+            // hyper discards buffered bytes when a body fails; a short pause
+            // lets the events before the drop reach the client first.
+            if n > 0 {
+                self.steps.push(Step::Sleep(Duration::from_millis(20)));
+            }
             self.steps.push(Step::Drop);
             self.done = true;
             return;

@@ -182,6 +182,16 @@ pub fn validate(body: &Value, model: &ModelSpec, streaming: bool) -> Result<Conv
 
     let inference = validate_inference(root.get("inferenceConfig"))?;
     out.max_tokens = inference.max_tokens;
+    // Newer Claude models refuse both sampling knobs at once, whatever else is sent.
+    if model.family == Family::Anthropic
+        && model.temperature_top_p_exclusive
+        && inference.temperature.is_some()
+        && inference.top_p.is_some()
+    {
+        return Err(anthropic_error(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
+        ));
+    }
 
     let messages = match root.get("messages") {
         Some(m) => as_arr(m, "#/messages")?.as_slice(),
@@ -641,14 +651,6 @@ fn validate_additional(
                 if arr.iter().any(|x| !x.is_string()) {
                     return Err(anthropic_error("anthropic_beta.0: Input should be a valid string"));
                 }
-            }
-            if model.temperature_top_p_exclusive
-                && inference.temperature.is_some()
-                && inference.top_p.is_some()
-            {
-                return Err(anthropic_error(
-                    "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
-                ));
             }
             let thinking = o.get("thinking").or_else(|| o.get("reasoning_config"));
             let enabled = thinking
