@@ -590,8 +590,18 @@ impl Catalog {
     /// "The provided model identifier is invalid."; profile-only models
     /// called directly get the on-demand error.
     pub fn resolve(&self, model_id: &str, region: &str) -> Result<Resolved, AwsError> {
+        self.resolve_with(model_id, region, true)
+    }
+
+    /// Like [`Catalog::resolve`], but a profile-only model may be named
+    /// directly (CountTokens counts for a foundation model without invoking it).
+    pub fn resolve_for_counting(&self, model_id: &str, region: &str) -> Result<Resolved, AwsError> {
+        self.resolve_with(model_id, region, false)
+    }
+
+    fn resolve_with(&self, model_id: &str, region: &str, on_demand_rule: bool) -> Result<Resolved, AwsError> {
         if let Some(arn) = model_id.strip_prefix("arn:") {
-            return self.resolve_arn(model_id, arn, region);
+            return self.resolve_arn(model_id, arn, region, on_demand_rule);
         }
         if let Some((geo, m)) = self.system_profile(model_id) {
             if !geo_regions(geo).contains(&region) {
@@ -607,15 +617,15 @@ impl Catalog {
                 resource_arn: arn,
             });
         }
-        self.resolve_direct(model_id, region)
+        self.resolve_direct(model_id, region, on_demand_rule)
     }
 
-    fn resolve_direct(&self, id: &str, region: &str) -> Result<Resolved, AwsError> {
+    fn resolve_direct(&self, id: &str, region: &str, on_demand_rule: bool) -> Result<Resolved, AwsError> {
         let m = self.model(id).ok_or_else(AwsError::invalid_model)?;
         if !m.offered_in(region) {
             return Err(AwsError::invalid_model());
         }
-        if !m.on_demand {
+        if on_demand_rule && !m.on_demand {
             return Err(AwsError::on_demand_unsupported(id));
         }
         Ok(Resolved {
@@ -625,7 +635,7 @@ impl Catalog {
         })
     }
 
-    fn resolve_arn(&self, full: &str, arn: &str, region: &str) -> Result<Resolved, AwsError> {
+    fn resolve_arn(&self, full: &str, arn: &str, region: &str, on_demand_rule: bool) -> Result<Resolved, AwsError> {
         // arn:PARTITION:bedrock:REGION:ACCOUNT:RESOURCE
         let parts: Vec<&str> = arn.splitn(5, ':').collect();
         let [partition, service, arn_region, account, resource] = parts.as_slice() else {
@@ -638,7 +648,7 @@ impl Catalog {
             return Err(AwsError::invalid_model());
         };
         match kind {
-            "foundation-model" if account.is_empty() => self.resolve_direct(rest, region),
+            "foundation-model" if account.is_empty() => self.resolve_direct(rest, region, on_demand_rule),
             "inference-profile" if *account == self.account => {
                 let Some((geo, m)) = self.system_profile(rest) else {
                     return Err(AwsError::invalid_model());

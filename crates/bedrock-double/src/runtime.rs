@@ -16,7 +16,11 @@ use std::time::Duration;
 /// Resolves the path's model id and applies IAM denials.
 pub(crate) fn resolve(call: &mut Call<'_>) -> Result<Resolved, AwsError> {
     let id = call.model_id.clone().unwrap_or_default();
-    let r = call.state.catalog.resolve(&id, &call.region)?;
+    let r = if call.op == crate::record::Operation::CountTokens {
+        call.state.catalog.resolve_for_counting(&id, &call.region)?
+    } else {
+        call.state.catalog.resolve(&id, &call.region)?
+    };
     call.resolved = Some(r.model.id.clone());
     check_access(call, &r)?;
     Ok(r)
