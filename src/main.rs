@@ -103,7 +103,7 @@ fn serve_stdio(settings: Settings, parent: u32) -> ExitCode {
             wait_for_signal().await;
             let _ = stop_tx.send(true);
         });
-        let state = Arc::new(AppState::new(catalog));
+        let state = Arc::new(AppState::new(catalog, settings.network.clone()));
         let reason = runtime::serve_lines(
             tokio::io::stdin(),
             writer.clone(),

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::bedrock::client::NetworkSettings;
+
 /// How the daemon talks to this process (`INSTALL_METHOD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstallMethod {
@@ -23,6 +25,8 @@ pub struct Settings {
     pub max_workers: usize,
     /// How long in-flight sessions may run on after stdin closes or SIGTERM arrives.
     pub shutdown_grace: Duration,
+    /// Timeouts and retries of calls to AWS.
+    pub network: NetworkSettings,
 }
 
 impl Settings {
@@ -62,7 +66,29 @@ impl Settings {
                     .map_err(|_| format!("{k}={v} is not a whole number")),
             }
         };
+        let defaults = NetworkSettings::default();
+        let secs = |k: &str, d: Duration| -> Result<Duration, String> {
+            Ok(Duration::from_secs(number(k, d.as_secs())?.max(1)))
+        };
+        let network = NetworkSettings {
+            connect_timeout: secs(
+                "DIFY_BEDROCK_CONNECT_TIMEOUT_SECS",
+                defaults.connect_timeout,
+            )?,
+            read_timeout: secs("DIFY_BEDROCK_READ_TIMEOUT_SECS", defaults.read_timeout)?,
+            stream_idle_timeout: secs(
+                "DIFY_BEDROCK_STREAM_IDLE_TIMEOUT_SECS",
+                defaults.stream_idle_timeout,
+            )?,
+            max_attempts: number("DIFY_BEDROCK_MAX_ATTEMPTS", defaults.max_attempts as u64)?
+                .clamp(1, 10) as u32,
+            initial_backoff: Duration::from_millis(number(
+                "DIFY_BEDROCK_RETRY_BACKOFF_MS",
+                defaults.initial_backoff.as_millis() as u64,
+            )?),
+        };
         Ok(Settings {
+            network,
             install_method,
             heartbeat_interval: Duration::from_secs(number("HEARTBEAT_INTERVAL", 10)?.max(1)),
             max_workers: number("MAX_WORKER", 1000)?.max(1) as usize,

@@ -1,27 +1,36 @@
 //! Actions: turns a request's `action` into typed work and its answer into Dify's shapes.
 //! One file per action family; this module routes and resolves models.
 
+mod llm;
 pub mod requests;
 mod schema;
+mod usage;
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::declaration::{Catalog, ModelDecl, ModelType, params};
+use crate::bedrock::client::{ClientCache, NetworkSettings};
+use crate::declaration::{Catalog, ModelDecl, ModelType};
 use crate::error::PluginError;
 use crate::runtime::SessionSink;
 use crate::wire::{Request, de};
 
-/// What every session can reach: the declarations (and, later, AWS clients).
+/// What every session can reach: the declarations and the per-tenant AWS clients.
 pub struct AppState {
     pub catalog: Catalog,
+    pub clients: ClientCache,
 }
 
 impl AppState {
-    pub fn new(catalog: Catalog) -> AppState {
-        AppState { catalog }
+    pub fn new(catalog: Catalog, network: NetworkSettings) -> AppState {
+        // 256 tenants, each dropped after 15 idle minutes: bounded memory, warm pools.
+        AppState {
+            catalog,
+            clients: ClientCache::new(256, Duration::from_secs(15 * 60), network),
+        }
     }
 }
 
@@ -37,23 +46,14 @@ pub async fn dispatch(
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
     let action = request.action.as_str();
+    let app_id = request.app_id.as_deref();
     let data = request.data;
     match action {
         "get_ai_model_schemas" => {
             schema::get_ai_model_schemas(state, parse(action, data)?, sink).await
         }
-        "invoke_llm" => {
-            let req: requests::InvokeLlm = parse(action, data)?;
-            let model = resolve(state, &req.base, ModelType::Llm)?;
-            params::validate(&model.parameter_rules, &req.model_parameters)
-                .map_err(PluginError::bad_request)?;
-            Err(not_yet(action))
-        }
-        "get_llm_num_tokens" => {
-            let req: requests::LlmNumTokens = parse(action, data)?;
-            resolve(state, &req.base, ModelType::Llm)?;
-            Err(not_yet(action))
-        }
+        "invoke_llm" => llm::invoke(state, parse(action, data)?, app_id, sink).await,
+        "get_llm_num_tokens" => llm::num_tokens(state, parse(action, data)?, sink).await,
         "invoke_text_embedding" => {
             let req: requests::TextEmbedding = parse(action, data)?;
             resolve(state, &req.base, ModelType::TextEmbedding)?;

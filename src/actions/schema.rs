@@ -98,5 +98,6 @@ pub fn customizable_model(
         deprecated: false,
         parameter_rules,
         pricing: None,
+        bedrock: None,
     }))
 }

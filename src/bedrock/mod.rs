@@ -1,6 +1,11 @@
-//! Amazon Bedrock: AWS access and clients, and (in later issues) the adapters per model
-//! family. Knows nothing of the plugin protocol.
+//! Amazon Bedrock: AWS access and clients, the family table, and the Converse path.
+//! Knows nothing of the plugin protocol or sessions.
 
 pub mod access;
 pub mod client;
+pub mod converse;
+pub mod document;
+pub mod errors;
+pub mod families;
+pub mod models;
 pub mod secret;

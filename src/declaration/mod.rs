@@ -16,7 +16,8 @@ use std::fmt;
 
 pub use manifest::Manifest;
 pub use model::{
-    FetchFrom, I18n, ModelDecl, ModelType, ParamType, ParameterRule, Pricing, expand_rule,
+    BedrockFacts, FetchFrom, I18n, ModelDecl, ModelType, ParamType, ParameterRule, Pricing,
+    expand_rule,
 };
 pub use provider::{CredentialForm, FormOption, FormType, ModelFiles, Provider, ShowOn};
 

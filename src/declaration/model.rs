@@ -128,6 +128,12 @@ pub struct Pricing {
     pub input: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Price of input tokens read from the prompt cache (a key the daemon and SDK ignore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<String>,
+    /// Price of input tokens written to the prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<String>,
     pub unit: String,
     pub currency: String,
 }
@@ -150,6 +156,45 @@ pub struct ModelDecl {
     pub parameter_rules: Vec<ParameterRule>,
     #[serde(default)]
     pub pricing: Option<Pricing>,
+    /// Bedrock facts about the model, read by this plugin only (the daemon and the SDK
+    /// ignore the key); never sent to Dify.
+    #[serde(default, skip_serializing)]
+    pub bedrock: Option<BedrockFacts>,
+}
+
+/// What Bedrock documents about a model: its API family, limits, where it runs.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct BedrockFacts {
+    /// The row of the family table (`bedrock::families`) that says how to call it.
+    pub family: String,
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
+    /// False when AWS offers the model only through inference profiles.
+    #[serde(default = "yes")]
+    pub on_demand: bool,
+    /// Regions where the model runs in-region on demand; empty when not recorded.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// System inference profiles: prefix (`us`, `eu`, `apac`, `jp`, `global`, …) → the
+    /// regions the profile can be called from.
+    #[serde(default)]
+    pub profiles: std::collections::BTreeMap<String, Vec<String>>,
+    /// Overrides the family's rule for system prompts (some members lack them).
+    #[serde(default)]
+    pub system_prompts: Option<bool>,
+    /// Embedding output sizes the model accepts, and its default.
+    #[serde(default)]
+    pub dimensions: Vec<u32>,
+    #[serde(default)]
+    pub default_dimensions: Option<u32>,
+    #[serde(default)]
+    pub max_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub multimodal: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ModelDecl {

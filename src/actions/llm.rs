@@ -1,0 +1,361 @@
+//! `invoke_llm` and `get_llm_num_tokens`: a Dify chat request → one Converse path →
+//! LLMResultChunk lines. Streaming sends each delta as it arrives; blocking sends the
+//! same events collected into one chunk.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::requests::{InvokeLlm, LlmNumTokens};
+use super::usage::LlmUsage;
+use super::{AppState, resolve};
+use crate::bedrock::access::AwsAccess;
+use crate::bedrock::converse::{self, ChatEvent, ChatInput, Params, Usage};
+use crate::bedrock::models;
+use crate::declaration::{FetchFrom, ModelDecl, ModelType, Pricing, params};
+use crate::error::PluginError;
+use crate::prompt::{Content, PromptMessage, Tool};
+use crate::runtime::SessionSink;
+
+#[derive(Serialize, Clone)]
+struct ToolCallOut {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionOut,
+}
+
+#[derive(Serialize, Clone)]
+struct FunctionOut {
+    name: String,
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct Chunk<'a> {
+    model: &'a str,
+    prompt_messages: [(); 0],
+    system_fingerprint: Option<()>,
+    delta: Delta<'a>,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    index: u64,
+    message: AssistantMessage<'a>,
+    usage: Option<&'a LlmUsage>,
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AssistantMessage<'a> {
+    role: &'static str,
+    /// Never null: the daemon rejects a chunk whose content is null.
+    content: &'a str,
+    name: Option<()>,
+    tool_calls: &'a [ToolCallOut],
+}
+
+/// Bedrock's stop reasons in Dify's words.
+fn finish_reason(stop: &str) -> &str {
+    match stop {
+        "end_turn" | "stop_sequence" => "stop",
+        "max_tokens" | "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "content_filtered" | "guardrail_intervened" => "content_filter",
+        other => other,
+    }
+}
+
+/// Turns chat events into chunks: one per delta when streaming, one in all otherwise.
+struct ChunkWriter<'a> {
+    model: &'a str,
+    sink: &'a SessionSink,
+    streaming: bool,
+    index: u64,
+    in_reasoning: bool,
+    /// Blocking mode collects here.
+    content: String,
+    tool_calls: Vec<ToolCallOut>,
+    stop: Option<String>,
+    usage: Usage,
+}
+
+impl<'a> ChunkWriter<'a> {
+    async fn emit(
+        &mut self,
+        content: &str,
+        tool_calls: &[ToolCallOut],
+        usage: Option<&LlmUsage>,
+        finish: Option<&str>,
+    ) -> Result<(), PluginError> {
+        let chunk = Chunk {
+            model: self.model,
+            prompt_messages: [],
+            system_fingerprint: None,
+            delta: Delta {
+                index: self.index,
+                message: AssistantMessage {
+                    role: "assistant",
+                    content,
+                    name: None,
+                    tool_calls,
+                },
+                usage,
+                finish_reason: finish,
+            },
+        };
+        self.index += 1;
+        self.sink.stream(&chunk).await
+    }
+
+    async fn text(&mut self, text: &str) -> Result<(), PluginError> {
+        if self.streaming {
+            self.emit(text, &[], None, None).await
+        } else {
+            self.content.push_str(text);
+            Ok(())
+        }
+    }
+
+    async fn on(&mut self, event: ChatEvent) -> Result<(), PluginError> {
+        match event {
+            // Dify shows reasoning wrapped in <think> tags, as its SDK does.
+            ChatEvent::Reasoning(t) => {
+                let text = if self.in_reasoning {
+                    t
+                } else {
+                    format!("<think>\n{t}")
+                };
+                self.in_reasoning = true;
+                self.text(&text).await
+            }
+            ChatEvent::ReasoningEnd => self.close_reasoning().await,
+            ChatEvent::Text(t) => {
+                self.close_reasoning().await?;
+                self.text(&t).await
+            }
+            ChatEvent::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                let call = ToolCallOut {
+                    id,
+                    kind: "function",
+                    function: FunctionOut { name, arguments },
+                };
+                if self.streaming {
+                    self.emit("", std::slice::from_ref(&call), None, None).await
+                } else {
+                    self.tool_calls.push(call);
+                    Ok(())
+                }
+            }
+            ChatEvent::Stop(reason) => {
+                self.stop = Some(reason);
+                Ok(())
+            }
+            ChatEvent::Usage(u) => {
+                self.usage = u;
+                Ok(())
+            }
+        }
+    }
+
+    async fn close_reasoning(&mut self) -> Result<(), PluginError> {
+        if self.in_reasoning {
+            self.in_reasoning = false;
+            self.text("\n</think>\n").await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(
+        mut self,
+        pricing: Option<&Pricing>,
+        started: Instant,
+    ) -> Result<(), PluginError> {
+        self.close_reasoning().await?;
+        let usage = LlmUsage::new(&self.usage, pricing, started.elapsed());
+        let stop = self.stop.clone().unwrap_or_else(|| "end_turn".into());
+        let finish = finish_reason(&stop).to_string();
+        let content = std::mem::take(&mut self.content);
+        let calls = std::mem::take(&mut self.tool_calls);
+        self.emit(&content, &calls, Some(&usage), Some(&finish))
+            .await
+    }
+}
+
+/// The id to call and what the model accepts, for a predefined or customizable model.
+fn target(
+    state: &AppState,
+    decl: &ModelDecl,
+    req: &InvokeLlm,
+    chosen: &Map<String, Value>,
+    region: &str,
+) -> Result<(String, ModelDecl), PluginError> {
+    if decl.fetch_from == FetchFrom::CustomizableModel {
+        let id = models::custom_id(&req.base.credentials)
+            .ok_or_else(|| PluginError::bad_request("the customizable model has no model ID or inference profile (inference_profile_id)"))?;
+        // Capabilities of the underlying model when it can be recognised.
+        let effective = models::underlying(&state.catalog, ModelType::Llm, &id)
+            .cloned()
+            .unwrap_or_else(|| decl.clone());
+        return Ok((id, effective));
+    }
+    let choice = chosen.get("cross-region").and_then(Value::as_str);
+    Ok((models::invocation_id(decl, choice, region)?, decl.clone()))
+}
+
+fn request_metadata(
+    credentials: &Map<String, Value>,
+    app_id: Option<&str>,
+) -> Option<HashMap<String, String>> {
+    if credentials
+        .get("enable_request_metadata")
+        .and_then(Value::as_str)
+        != Some("enabled")
+    {
+        return None;
+    }
+    // Bedrock accepts [a-zA-Z0-9\s:_@$#=/+,\-.] in metadata values, at most 256 characters.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || " :_@$#=/+,-.".contains(*c))
+            .take(256)
+            .collect()
+    };
+    let mut m = HashMap::from([("dify_source".to_string(), "dify".to_string())]);
+    if let Some(app) = app_id.map(clean).filter(|a| !a.is_empty()) {
+        m.insert("dify_app_id".into(), app);
+    }
+    Some(m)
+}
+
+pub async fn invoke(
+    state: &AppState,
+    req: InvokeLlm,
+    app_id: Option<&str>,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    let started = Instant::now();
+    let decl = resolve(state, &req.base, ModelType::Llm)?;
+    let chosen = params::validate(&decl.parameter_rules, &req.model_parameters)
+        .map_err(PluginError::bad_request)?;
+    let access = AwsAccess::from_credentials(&req.base.credentials)
+        .map_err(|e| PluginError::bad_request(e.message))?;
+    let (model_id, effective) = target(state, &decl, &req, &chosen, &access.region)?;
+    let caps = models::capabilities(&effective);
+    let parts = converse::build(ChatInput {
+        model_id,
+        caps,
+        messages: &req.prompt_messages,
+        tools: &req.tools,
+        tool_choice: req.tool_choice.as_ref(),
+        stop: &req.stop,
+        params: Params::from_model_parameters(&chosen),
+        request_metadata: request_metadata(&req.base.credentials, app_id),
+    })?;
+    let clients = state.clients.get(&access).await?;
+    // Models without streaming tool use answer tool requests through Converse, streamed
+    // to Dify all the same.
+    let stream_call =
+        req.stream && (req.tools.is_empty() || effective.has_feature("stream-tool-call"));
+    let mut events = converse::start(
+        &clients,
+        parts,
+        stream_call,
+        state.clients.network().stream_idle_timeout,
+    )
+    .await?;
+    let mut writer = ChunkWriter {
+        model: &req.base.model,
+        sink,
+        streaming: req.stream,
+        index: 0,
+        in_reasoning: false,
+        content: String::new(),
+        tool_calls: Vec::new(),
+        stop: None,
+        usage: Usage::default(),
+    };
+    while let Some(event) = events.next().await {
+        writer.on(event?).await?;
+    }
+    // Priced as the model Dify shows (a customizable model may carry its own pricing).
+    let pricing = decl.pricing.as_ref().or(effective.pricing.as_ref());
+    writer.finish(pricing, started).await
+}
+
+#[derive(Serialize)]
+struct NumTokens {
+    num_tokens: u64,
+}
+
+/// Counts the text of every message, tool call and tool definition with the cl100k BPE
+/// (shipped inside the tokenizer crate: no download, no network): an honest estimate
+/// for every family, since Bedrock models do not share one tokenizer.
+pub fn count_tokens(messages: &[PromptMessage], tools: &[Tool]) -> u64 {
+    let bpe = tiktoken_rs::cl100k_base_singleton();
+    let mut text = String::new();
+    for m in messages {
+        match &m.content {
+            Some(Content::Text(t)) => text.push_str(t),
+            Some(Content::Parts(parts)) => {
+                for p in parts.iter().filter(|p| p.kind == "text") {
+                    text.push_str(p.data.as_deref().unwrap_or(""));
+                }
+            }
+            None => {}
+        }
+        for call in &m.tool_calls {
+            text.push_str(&call.function.name);
+            text.push_str(&call.function.arguments);
+        }
+        text.push('\n');
+    }
+    for t in tools {
+        text.push_str(&t.name);
+        text.push_str(&t.description);
+        text.push_str(&Value::Object(t.parameters.clone()).to_string());
+    }
+    bpe.encode_ordinary(&text).len() as u64
+}
+
+pub async fn num_tokens(
+    state: &AppState,
+    req: LlmNumTokens,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    resolve(state, &req.base, ModelType::Llm)?;
+    sink.stream(&NumTokens {
+        num_tokens: count_tokens(&req.prompt_messages, &req.tools),
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_reasons_in_difys_words() {
+        assert_eq!(finish_reason("end_turn"), "stop");
+        assert_eq!(finish_reason("tool_use"), "tool_calls");
+        assert_eq!(finish_reason("max_tokens"), "length");
+        assert_eq!(finish_reason("guardrail_intervened"), "content_filter");
+    }
+
+    #[test]
+    fn tokens_are_counted_with_a_real_bpe() {
+        let messages: Vec<PromptMessage> = serde_json::from_value(
+            serde_json::json!([{"role": "user", "content": "Hello, world!"}]),
+        )
+        .expect("messages");
+        // cl100k: "Hello", ",", " world", "!\n".
+        assert_eq!(count_tokens(&messages, &[]), 4);
+    }
+}

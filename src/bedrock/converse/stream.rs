@@ -1,0 +1,263 @@
+//! Converse and ConverseStream answers as one sequence of chat events, so streaming and
+//! blocking invocations share everything after the call.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
+use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
+use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output,
+    ConverseStreamOutput, ReasoningContentBlock, ReasoningContentBlockDelta, TokenUsage,
+};
+
+use super::request::{ConverseParts, PLACEHOLDER_TOOL};
+use crate::bedrock::client::Clients;
+use crate::bedrock::document::to_json;
+use crate::bedrock::errors::from_sdk;
+use crate::error::{ErrorKind, PluginError};
+
+/// Token counts Bedrock reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens neither read from nor written to the cache.
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+impl Usage {
+    fn from_sdk(u: &TokenUsage) -> Usage {
+        let n = |v: i32| v.max(0) as u64;
+        Usage {
+            input: n(u.input_tokens()),
+            output: n(u.output_tokens()),
+            cache_read: u.cache_read_input_tokens().map(n).unwrap_or(0),
+            cache_write: u.cache_write_input_tokens().map(n).unwrap_or(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Text(String),
+    Reasoning(String),
+    /// The end of a reasoning block.
+    ReasoningEnd,
+    /// A complete tool call; `arguments` is a JSON object as text.
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+    /// Bedrock's stop reason (`end_turn`, `tool_use`, `max_tokens`, …).
+    Stop(String),
+    Usage(Usage),
+}
+
+/// A tool-use block being streamed.
+struct PendingTool {
+    id: String,
+    name: String,
+    input: String,
+}
+
+type Receiver = EventReceiver<ConverseStreamOutput, ConverseStreamOutputError>;
+
+/// The events of one call, from either API.
+pub struct ChatStream {
+    /// The open stream; None once it ended or for a blocking call.
+    source: Option<Receiver>,
+    queue: VecDeque<ChatEvent>,
+    tools: HashMap<i32, PendingTool>,
+    reasoning_blocks: HashMap<i32, bool>,
+    idle_timeout: Duration,
+    host: String,
+}
+
+/// Calls Converse (`stream` false) or ConverseStream and returns the events.
+pub async fn start(
+    clients: &Clients,
+    parts: ConverseParts,
+    stream: bool,
+    idle_timeout: Duration,
+) -> Result<ChatStream, PluginError> {
+    macro_rules! with_parts {
+        ($builder:expr) => {
+            $builder
+                .model_id(parts.model_id)
+                .set_system((!parts.system.is_empty()).then_some(parts.system))
+                .set_messages(Some(parts.messages))
+                .set_inference_config(parts.inference)
+                .set_tool_config(parts.tool_config)
+                .set_additional_model_request_fields(parts.additional_fields)
+                .set_request_metadata(parts.request_metadata)
+        };
+    }
+    let host = clients.runtime_host.clone();
+    let mut out = ChatStream {
+        source: None,
+        queue: VecDeque::new(),
+        tools: HashMap::new(),
+        reasoning_blocks: HashMap::new(),
+        idle_timeout,
+        host: host.clone(),
+    };
+    if stream {
+        let response = with_parts!(clients.runtime.converse_stream())
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &host))?;
+        out.source = Some(response.stream);
+    } else {
+        let response = with_parts!(clients.runtime.converse())
+            .send()
+            .await
+            .map_err(|e| from_sdk(e, &host))?;
+        out.queue = blocking_events(&response);
+    }
+    Ok(out)
+}
+
+fn blocking_events(response: &ConverseOutput) -> VecDeque<ChatEvent> {
+    let mut events = VecDeque::new();
+    if let Some(Output::Message(message)) = response.output() {
+        for block in message.content() {
+            match block {
+                ContentBlock::Text(t) => events.push_back(ChatEvent::Text(t.clone())),
+                ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => {
+                    events.push_back(ChatEvent::Reasoning(r.text().to_string()));
+                    events.push_back(ChatEvent::ReasoningEnd);
+                }
+                ContentBlock::ToolUse(t) if t.name() != PLACEHOLDER_TOOL => {
+                    events.push_back(ChatEvent::ToolCall {
+                        id: t.tool_use_id().to_string(),
+                        name: t.name().to_string(),
+                        arguments: to_json(t.input()).to_string(),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    events.push_back(ChatEvent::Stop(response.stop_reason().as_str().to_string()));
+    if let Some(u) = response.usage() {
+        events.push_back(ChatEvent::Usage(Usage::from_sdk(u)));
+    }
+    events
+}
+
+impl ChatStream {
+    /// The next event; `None` at the end. An error ends the stream.
+    pub async fn next(&mut self) -> Option<Result<ChatEvent, PluginError>> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Some(Ok(event));
+            }
+            let receiver = self.source.as_mut()?;
+            let received = match tokio::time::timeout(self.idle_timeout, receiver.recv()).await {
+                Err(_) => {
+                    self.source = None;
+                    return Some(Err(PluginError::new(
+                        ErrorKind::Connection,
+                        format!(
+                            "the response stream from {} stalled: nothing arrived for {} s",
+                            self.host,
+                            self.idle_timeout.as_secs()
+                        ),
+                    )));
+                }
+                Ok(received) => received,
+            };
+            match received {
+                Ok(Some(event)) => self.on_stream_event(event),
+                Ok(None) => {
+                    self.source = None;
+                    return None;
+                }
+                Err(e) => {
+                    self.source = None;
+                    let host = self.host.clone();
+                    return Some(Err(stream_error(from_sdk(e, &host))));
+                }
+            }
+        }
+    }
+
+    fn on_stream_event(&mut self, event: ConverseStreamOutput) {
+        match event {
+            ConverseStreamOutput::ContentBlockStart(start) => {
+                if let Some(ContentBlockStart::ToolUse(t)) = start.start() {
+                    self.tools.insert(
+                        start.content_block_index(),
+                        PendingTool {
+                            id: t.tool_use_id().to_string(),
+                            name: t.name().to_string(),
+                            input: String::new(),
+                        },
+                    );
+                }
+            }
+            ConverseStreamOutput::ContentBlockDelta(delta) => {
+                let index = delta.content_block_index();
+                match delta.delta() {
+                    Some(ContentBlockDelta::Text(t)) if !t.is_empty() => {
+                        self.queue.push_back(ChatEvent::Text(t.clone()))
+                    }
+                    Some(ContentBlockDelta::ToolUse(t)) => {
+                        if let Some(tool) = self.tools.get_mut(&index) {
+                            tool.input.push_str(t.input());
+                        }
+                    }
+                    Some(ContentBlockDelta::ReasoningContent(r)) => {
+                        self.reasoning_blocks.insert(index, true);
+                        if let ReasoningContentBlockDelta::Text(t) = r
+                            && !t.is_empty()
+                        {
+                            self.queue.push_back(ChatEvent::Reasoning(t.clone()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ConverseStreamOutput::ContentBlockStop(stop) => {
+                let index = stop.content_block_index();
+                if let Some(tool) = self.tools.remove(&index)
+                    && tool.name != PLACEHOLDER_TOOL
+                {
+                    let arguments = if tool.input.trim().is_empty() {
+                        "{}".to_string()
+                    } else {
+                        tool.input
+                    };
+                    self.queue.push_back(ChatEvent::ToolCall {
+                        id: tool.id,
+                        name: tool.name,
+                        arguments,
+                    });
+                }
+                if self.reasoning_blocks.remove(&index).is_some() {
+                    self.queue.push_back(ChatEvent::ReasoningEnd);
+                }
+            }
+            ConverseStreamOutput::MessageStop(stop) => {
+                self.queue
+                    .push_back(ChatEvent::Stop(stop.stop_reason().as_str().to_string()));
+            }
+            ConverseStreamOutput::Metadata(meta) => {
+                if let Some(u) = meta.usage() {
+                    self.queue.push_back(ChatEvent::Usage(Usage::from_sdk(u)));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A failure after the stream began says so: the user may have seen part of the answer.
+fn stream_error(mut e: PluginError) -> PluginError {
+    e.message = format!("the response stream broke off: {}", e.message);
+    e
+}
