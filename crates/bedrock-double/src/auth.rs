@@ -21,7 +21,7 @@ use crate::error::{AwsError, Protocol};
 use crate::util::{fnv1a64, parse_amz_date};
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign, SessionTokenMode, SignableBody, SignableRequest, SigningSettings,
+    SessionTokenMode, SignableBody, SignableRequest, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
@@ -161,7 +161,11 @@ pub fn authenticate(
         }
         return (
             Identity::anonymous(),
-            Err(fail(service, Failure::Missing, "Missing Authentication Token".into())),
+            Err(fail(
+                service,
+                Failure::Missing,
+                "Missing Authentication Token".into(),
+            )),
         );
     };
     let scheme_end = auth.find(' ').unwrap_or(auth.len());
@@ -170,7 +174,10 @@ pub fn authenticate(
         return bearer(rest, known.api_keys);
     }
     if scheme != "AWS4-HMAC-SHA256" {
-        return (Identity::anonymous(), Err(incomplete(service, auth, req.headers)));
+        return (
+            Identity::anonymous(),
+            Err(incomplete(service, auth, req.headers)),
+        );
     }
     sigv4(service, rest, req, known)
 }
@@ -310,7 +317,10 @@ fn sigv4(
         );
     }
     if pair.is_expired(known.now) {
-        return (id, Err(fail(service, Failure::Expired, EXPIRED_TOKEN.into())));
+        return (
+            id,
+            Err(fail(service, Failure::Expired, EXPIRED_TOKEN.into())),
+        );
     }
     if !amz_date.starts_with(p.date) {
         let msg = format!(
@@ -334,7 +344,12 @@ fn sigv4(
 }
 
 /// AWS rejects signatures more than five minutes away from its clock.
-fn skew_message(amz_date: &str, signed: SystemTime, now: SystemTime, skew: Duration) -> Option<String> {
+fn skew_message(
+    amz_date: &str,
+    signed: SystemTime,
+    now: SystemTime,
+    skew: Duration,
+) -> Option<String> {
     use crate::util::amz_date as fmt;
     let minutes = skew.as_secs() / 60;
     if signed + skew < now {
@@ -435,9 +450,13 @@ mod tests {
             .build()
             .expect("params");
         let uri = format!("http://127.0.0.1:9{path}");
-        let base = [("host", "127.0.0.1:9"), ("content-type", "application/json")];
+        let base = [
+            ("host", "127.0.0.1:9"),
+            ("content-type", "application/json"),
+        ];
         let signable =
-            SignableRequest::new("POST", uri, base.into_iter(), SignableBody::Bytes(body)).expect("signable");
+            SignableRequest::new("POST", uri, base.into_iter(), SignableBody::Bytes(body))
+                .expect("signable");
         let (instr, _) = sign(signable, &params.into()).expect("sign").into_parts();
         let mut headers = HeaderMap::new();
         for (k, v) in base {
@@ -469,9 +488,15 @@ mod tests {
             ..view
         };
         let (_, err) = authenticate(Service::Runtime, &tampered, &known, false);
-        assert_eq!(err.map_err(|e| e.code), Err("InvalidSignatureException".to_string()));
+        assert_eq!(
+            err.map_err(|e| e.code),
+            Err("InvalidSignatureException".to_string())
+        );
         let (_, err) = authenticate(Service::Sts, &view, &known, false);
-        assert_eq!(err.map_err(|e| e.code), Err("SignatureDoesNotMatch".to_string()));
+        assert_eq!(
+            err.map_err(|e| e.code),
+            Err("SignatureDoesNotMatch".to_string())
+        );
         let later = Known {
             now: now + Duration::from_secs(600),
             ..known

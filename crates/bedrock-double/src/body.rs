@@ -121,13 +121,13 @@ impl StreamPlan {
             return;
         }
         let n = self.events;
-        if let Some((after, ref kind, ref message)) = self.pacing.exception {
-            if after == n {
-                let (kind, message) = (kind.clone(), message.clone());
-                write_exception(&mut self.buf, &kind, &message);
-                self.done = true;
-                return;
-            }
+        if let Some((after, ref kind, ref message)) = self.pacing.exception
+            && after == n
+        {
+            let (kind, message) = (kind.clone(), message.clone());
+            write_exception(&mut self.buf, &kind, &message);
+            self.done = true;
+            return;
         }
         if self.pacing.drop_after == Some(n) {
             self.flush();
@@ -140,11 +140,11 @@ impl StreamPlan {
             self.done = true;
             return;
         }
-        if let Some((after, pause)) = self.pacing.stall {
-            if after == n {
-                self.flush();
-                self.steps.push(Step::Sleep(pause));
-            }
+        if let Some((after, pause)) = self.pacing.stall
+            && after == n
+        {
+            self.flush();
+            self.steps.push(Step::Sleep(pause));
         }
     }
 
@@ -158,11 +158,11 @@ impl StreamPlan {
         if self.done {
             return;
         }
-        if self.events > 0 {
-            if let Some(d) = self.pacing.delay.filter(|d| !d.is_zero()) {
-                self.flush();
-                self.steps.push(Step::Sleep(d));
-            }
+        if self.events > 0
+            && let Some(d) = self.pacing.delay.filter(|d| !d.is_zero())
+        {
+            self.flush();
+            self.steps.push(Step::Sleep(d));
         }
         write_event(&mut self.buf, event_type, payload);
         self.events += 1;
@@ -257,7 +257,6 @@ impl Body for DoubleBody {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

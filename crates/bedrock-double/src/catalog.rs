@@ -108,7 +108,13 @@ impl ModelSpec {
     }
 
     /// An embedding model producing vectors of `dimension` by default.
-    pub fn embedding(id: &str, provider: &str, name: &str, family: Family, dimension: usize) -> Self {
+    pub fn embedding(
+        id: &str,
+        provider: &str,
+        name: &str,
+        family: Family,
+        dimension: usize,
+    ) -> Self {
         Self {
             kind: ModelKind::Embedding,
             streaming: false,
@@ -273,91 +279,194 @@ pub fn builtin_models() -> Vec<ModelSpec> {
     let t = ModelSpec::text;
     vec![
         // Anthropic Claude (Converse: system, tools, streaming tools, images).
-        t("anthropic.claude-3-haiku-20240307-v1:0", "Anthropic", "Claude 3 Haiku", Anthropic)
-            .claude(false)
-            .regions(&[
-                "us-east-1", "us-west-2", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-3",
-                "ap-northeast-1", "ap-south-1", "ap-southeast-2",
-            ])
-            .geos(&["us", "eu", "apac"]),
-        t("anthropic.claude-3-sonnet-20240229-v1:0", "Anthropic", "Claude 3 Sonnet", Anthropic)
-            .claude(false)
-            .regions(usw)
-            .geos(&["us"]),
-        t("anthropic.claude-3-opus-20240229-v1:0", "Anthropic", "Claude 3 Opus", Anthropic)
-            .claude(false)
-            .regions(&["us-west-2"])
-            .geos(&["us"]),
-        t("anthropic.claude-3-5-sonnet-20240620-v1:0", "Anthropic", "Claude 3.5 Sonnet", Anthropic)
-            .claude(false)
-            .regions(&["us-east-1", "us-west-2", "eu-central-1", "ap-northeast-1"])
-            .geos(&["us", "eu", "apac"]),
-        t("anthropic.claude-3-5-sonnet-20241022-v2:0", "Anthropic", "Claude 3.5 Sonnet v2", Anthropic)
-            .claude(false)
-            .regions(&all_of(&[US, APAC]))
-            .profile_only()
-            .geos(&["us", "apac"]),
-        t("anthropic.claude-3-5-haiku-20241022-v1:0", "Anthropic", "Claude 3.5 Haiku", Anthropic)
-            .claude(false)
-            .regions(&["us-west-2", "us-east-1", "us-east-2"])
-            .profile_only()
-            .geos(&["us"]),
-        t("anthropic.claude-3-7-sonnet-20250219-v1:0", "Anthropic", "Claude 3.7 Sonnet", Anthropic)
-            .claude(false)
-            .regions(&us_eu_ap)
-            .profile_only()
-            .geos(&["us", "eu", "apac"]),
-        t("anthropic.claude-sonnet-4-20250514-v1:0", "Anthropic", "Claude Sonnet 4", Anthropic)
-            .claude(false)
-            .regions(&everywhere)
-            .profile_only()
-            .geos(&["global", "us", "eu", "apac"]),
-        t("anthropic.claude-opus-4-20250514-v1:0", "Anthropic", "Claude Opus 4", Anthropic)
-            .claude(false)
-            .regions(US)
-            .profile_only()
-            .geos(&["us"]),
-        t("anthropic.claude-opus-4-1-20250805-v1:0", "Anthropic", "Claude Opus 4.1", Anthropic)
-            .claude(true)
-            .regions(US)
-            .profile_only()
-            .geos(&["us"]),
-        t("anthropic.claude-sonnet-4-5-20250929-v1:0", "Anthropic", "Claude Sonnet 4.5", Anthropic)
-            .claude(true)
-            .regions(&everywhere)
-            .profile_only()
-            .geos(&["global", "us", "eu", "jp"]),
-        t("anthropic.claude-haiku-4-5-20251001-v1:0", "Anthropic", "Claude Haiku 4.5", Anthropic)
-            .claude(true)
-            .regions(&everywhere)
-            .profile_only()
-            .geos(&["global", "us", "eu", "jp"]),
-        t("anthropic.claude-opus-4-5-20251101-v1:0", "Anthropic", "Claude Opus 4.5", Anthropic)
-            .claude(true)
-            .regions(&everywhere)
-            .profile_only()
-            .geos(&["global", "us", "eu"]),
-        t("anthropic.claude-sonnet-4-6", "Anthropic", "Claude Sonnet 4.6", Anthropic)
-            .claude(true)
-            .regions(&everywhere)
-            .profile_only()
-            .geos(&["global", "us", "eu", "jp"]),
-        t("anthropic.claude-opus-4-6-v1", "Anthropic", "Claude Opus 4.6", Anthropic)
-            .claude(true)
-            .regions(&everywhere)
-            .profile_only()
-            .geos(&["global", "us", "eu", "jp", "apac"]),
+        t(
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "Anthropic",
+            "Claude 3 Haiku",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "ca-central-1",
+            "eu-central-1",
+            "eu-west-1",
+            "eu-west-3",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+        ])
+        .geos(&["us", "eu", "apac"]),
+        t(
+            "anthropic.claude-3-sonnet-20240229-v1:0",
+            "Anthropic",
+            "Claude 3 Sonnet",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(usw)
+        .geos(&["us"]),
+        t(
+            "anthropic.claude-3-opus-20240229-v1:0",
+            "Anthropic",
+            "Claude 3 Opus",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&["us-west-2"])
+        .geos(&["us"]),
+        t(
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "Anthropic",
+            "Claude 3.5 Sonnet",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&["us-east-1", "us-west-2", "eu-central-1", "ap-northeast-1"])
+        .geos(&["us", "eu", "apac"]),
+        t(
+            "anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "Anthropic",
+            "Claude 3.5 Sonnet v2",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&all_of(&[US, APAC]))
+        .profile_only()
+        .geos(&["us", "apac"]),
+        t(
+            "anthropic.claude-3-5-haiku-20241022-v1:0",
+            "Anthropic",
+            "Claude 3.5 Haiku",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&["us-west-2", "us-east-1", "us-east-2"])
+        .profile_only()
+        .geos(&["us"]),
+        t(
+            "anthropic.claude-3-7-sonnet-20250219-v1:0",
+            "Anthropic",
+            "Claude 3.7 Sonnet",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&us_eu_ap)
+        .profile_only()
+        .geos(&["us", "eu", "apac"]),
+        t(
+            "anthropic.claude-sonnet-4-20250514-v1:0",
+            "Anthropic",
+            "Claude Sonnet 4",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us", "eu", "apac"]),
+        t(
+            "anthropic.claude-opus-4-20250514-v1:0",
+            "Anthropic",
+            "Claude Opus 4",
+            Anthropic,
+        )
+        .claude(false)
+        .regions(US)
+        .profile_only()
+        .geos(&["us"]),
+        t(
+            "anthropic.claude-opus-4-1-20250805-v1:0",
+            "Anthropic",
+            "Claude Opus 4.1",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(US)
+        .profile_only()
+        .geos(&["us"]),
+        t(
+            "anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "Anthropic",
+            "Claude Sonnet 4.5",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us", "eu", "jp"]),
+        t(
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
+            "Anthropic",
+            "Claude Haiku 4.5",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us", "eu", "jp"]),
+        t(
+            "anthropic.claude-opus-4-5-20251101-v1:0",
+            "Anthropic",
+            "Claude Opus 4.5",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us", "eu"]),
+        t(
+            "anthropic.claude-sonnet-4-6",
+            "Anthropic",
+            "Claude Sonnet 4.6",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us", "eu", "jp"]),
+        t(
+            "anthropic.claude-opus-4-6-v1",
+            "Anthropic",
+            "Claude Opus 4.6",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us", "eu", "jp", "apac"]),
         // Amazon Nova.
         t("amazon.nova-micro-v1:0", "Amazon", "Nova Micro", Nova)
-            .regions(&["us-east-1", "us-west-2", "eu-central-1", "eu-west-1", "ap-northeast-1", "ap-southeast-2"])
+            .regions(&[
+                "us-east-1",
+                "us-west-2",
+                "eu-central-1",
+                "eu-west-1",
+                "ap-northeast-1",
+                "ap-southeast-2",
+            ])
             .geos(&["us", "eu", "apac"]),
         t("amazon.nova-lite-v1:0", "Amazon", "Nova Lite", Nova)
             .inputs(&["TEXT", "IMAGE", "VIDEO"])
-            .regions(&["us-east-1", "us-west-2", "eu-central-1", "eu-west-1", "ap-northeast-1", "ap-southeast-2"])
+            .regions(&[
+                "us-east-1",
+                "us-west-2",
+                "eu-central-1",
+                "eu-west-1",
+                "ap-northeast-1",
+                "ap-southeast-2",
+            ])
             .geos(&["us", "eu", "apac"]),
         t("amazon.nova-pro-v1:0", "Amazon", "Nova Pro", Nova)
             .inputs(&["TEXT", "IMAGE", "VIDEO"])
-            .regions(&["us-east-1", "us-west-2", "eu-central-1", "eu-west-1", "ap-northeast-1", "ap-southeast-2"])
+            .regions(&[
+                "us-east-1",
+                "us-west-2",
+                "eu-central-1",
+                "eu-west-1",
+                "ap-northeast-1",
+                "ap-southeast-2",
+            ])
             .geos(&["us", "eu", "apac"]),
         t("amazon.nova-premier-v1:0", "Amazon", "Nova Premier", Nova)
             .inputs(&["TEXT", "IMAGE", "VIDEO"])
@@ -371,53 +480,151 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             .profile_only()
             .geos(&["global", "us", "eu", "jp"]),
         // Meta Llama.
-        t("meta.llama3-8b-instruct-v1:0", "Meta", "Llama 3 8B Instruct", Meta)
-            .no_tools()
-            .regions(&["us-east-1", "us-west-2", "ca-central-1", "eu-west-2", "ap-south-1"]),
-        t("meta.llama3-70b-instruct-v1:0", "Meta", "Llama 3 70B Instruct", Meta)
-            .no_tools()
-            .regions(&["us-east-1", "us-west-2", "ca-central-1", "eu-west-2", "ap-south-1"]),
-        t("meta.llama3-1-8b-instruct-v1:0", "Meta", "Llama 3.1 8B Instruct", Meta)
-            .no_streaming_tools()
-            .regions(&["us-west-2", "us-east-1", "us-east-2"])
-            .geos(&["us"]),
-        t("meta.llama3-1-70b-instruct-v1:0", "Meta", "Llama 3.1 70B Instruct", Meta)
-            .no_streaming_tools()
-            .regions(&["us-west-2", "us-east-1", "us-east-2"])
-            .geos(&["us"]),
-        t("meta.llama3-1-405b-instruct-v1:0", "Meta", "Llama 3.1 405B Instruct", Meta)
-            .no_streaming_tools()
-            .regions(&["us-west-2"]),
-        t("meta.llama3-2-11b-instruct-v1:0", "Meta", "Llama 3.2 11B Instruct", Meta)
-            .no_streaming_tools()
-            .inputs(&["TEXT", "IMAGE"])
-            .regions(US)
-            .profile_only()
-            .geos(&["us"]),
-        t("meta.llama3-2-90b-instruct-v1:0", "Meta", "Llama 3.2 90B Instruct", Meta)
-            .no_streaming_tools()
-            .inputs(&["TEXT", "IMAGE"])
-            .regions(US)
-            .profile_only()
-            .geos(&["us"]),
+        t(
+            "meta.llama3-8b-instruct-v1:0",
+            "Meta",
+            "Llama 3 8B Instruct",
+            Meta,
+        )
+        .no_tools()
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "ca-central-1",
+            "eu-west-2",
+            "ap-south-1",
+        ]),
+        t(
+            "meta.llama3-70b-instruct-v1:0",
+            "Meta",
+            "Llama 3 70B Instruct",
+            Meta,
+        )
+        .no_tools()
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "ca-central-1",
+            "eu-west-2",
+            "ap-south-1",
+        ]),
+        t(
+            "meta.llama3-1-8b-instruct-v1:0",
+            "Meta",
+            "Llama 3.1 8B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .regions(&["us-west-2", "us-east-1", "us-east-2"])
+        .geos(&["us"]),
+        t(
+            "meta.llama3-1-70b-instruct-v1:0",
+            "Meta",
+            "Llama 3.1 70B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .regions(&["us-west-2", "us-east-1", "us-east-2"])
+        .geos(&["us"]),
+        t(
+            "meta.llama3-1-405b-instruct-v1:0",
+            "Meta",
+            "Llama 3.1 405B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .regions(&["us-west-2"]),
+        t(
+            "meta.llama3-2-11b-instruct-v1:0",
+            "Meta",
+            "Llama 3.2 11B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(US)
+        .profile_only()
+        .geos(&["us"]),
+        t(
+            "meta.llama3-2-90b-instruct-v1:0",
+            "Meta",
+            "Llama 3.2 90B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(US)
+        .profile_only()
+        .geos(&["us"]),
         // Mistral.
-        t("mistral.mistral-7b-instruct-v0:2", "Mistral AI", "Mistral 7B Instruct", Mistral)
-            .no_tools()
-            .no_system()
-            .regions(&["us-east-1", "us-west-2", "eu-west-3", "ap-south-1", "ap-southeast-2"]),
-        t("mistral.mixtral-8x7b-instruct-v0:1", "Mistral AI", "Mixtral 8x7B Instruct", Mistral)
-            .no_tools()
-            .no_system()
-            .regions(&["us-east-1", "us-west-2", "eu-west-3", "ap-south-1", "ap-southeast-2"]),
-        t("mistral.mistral-large-2402-v1:0", "Mistral AI", "Mistral Large (24.02)", Mistral)
-            .no_streaming_tools()
-            .regions(&["us-east-1", "us-west-2", "eu-west-3", "ap-south-1", "ap-southeast-2", "ca-central-1"]),
-        t("mistral.mistral-small-2402-v1:0", "Mistral AI", "Mistral Small (24.02)", Mistral)
-            .no_streaming_tools()
-            .regions(&["us-east-1"]),
+        t(
+            "mistral.mistral-7b-instruct-v0:2",
+            "Mistral AI",
+            "Mistral 7B Instruct",
+            Mistral,
+        )
+        .no_tools()
+        .no_system()
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "eu-west-3",
+            "ap-south-1",
+            "ap-southeast-2",
+        ]),
+        t(
+            "mistral.mixtral-8x7b-instruct-v0:1",
+            "Mistral AI",
+            "Mixtral 8x7B Instruct",
+            Mistral,
+        )
+        .no_tools()
+        .no_system()
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "eu-west-3",
+            "ap-south-1",
+            "ap-southeast-2",
+        ]),
+        t(
+            "mistral.mistral-large-2402-v1:0",
+            "Mistral AI",
+            "Mistral Large (24.02)",
+            Mistral,
+        )
+        .no_streaming_tools()
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "eu-west-3",
+            "ap-south-1",
+            "ap-southeast-2",
+            "ca-central-1",
+        ]),
+        t(
+            "mistral.mistral-small-2402-v1:0",
+            "Mistral AI",
+            "Mistral Small (24.02)",
+            Mistral,
+        )
+        .no_streaming_tools()
+        .regions(&["us-east-1"]),
         // AI21 Jamba.
-        t("ai21.jamba-1-5-mini-v1:0", "AI21 Labs", "Jamba 1.5 Mini", Ai21).regions(&["us-east-1"]),
-        t("ai21.jamba-1-5-large-v1:0", "AI21 Labs", "Jamba 1.5 Large", Ai21).regions(&["us-east-1"]),
+        t(
+            "ai21.jamba-1-5-mini-v1:0",
+            "AI21 Labs",
+            "Jamba 1.5 Mini",
+            Ai21,
+        )
+        .regions(&["us-east-1"]),
+        t(
+            "ai21.jamba-1-5-large-v1:0",
+            "AI21 Labs",
+            "Jamba 1.5 Large",
+            Ai21,
+        )
+        .regions(&["us-east-1"]),
         // DeepSeek.
         t("deepseek.r1-v1:0", "DeepSeek", "DeepSeek-R1", DeepSeek)
             .no_tools()
@@ -425,49 +632,166 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             .regions(US)
             .profile_only()
             .geos(&["us"]),
-        t("deepseek.v3-v1:0", "DeepSeek", "DeepSeek-V3.1", DeepSeek)
-            .regions(&["us-west-2", "us-east-2", "ap-northeast-1", "ap-south-1", "eu-north-1", "eu-west-2"]),
+        t("deepseek.v3-v1:0", "DeepSeek", "DeepSeek-V3.1", DeepSeek).regions(&[
+            "us-west-2",
+            "us-east-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "eu-north-1",
+            "eu-west-2",
+        ]),
         // Cohere Command.
-        t("cohere.command-r-v1:0", "Cohere", "Command R", CohereCommand)
-            .no_streaming_tools()
-            .regions(usw),
-        t("cohere.command-r-plus-v1:0", "Cohere", "Command R+", CohereCommand)
-            .no_streaming_tools()
-            .regions(usw),
+        t(
+            "cohere.command-r-v1:0",
+            "Cohere",
+            "Command R",
+            CohereCommand,
+        )
+        .no_streaming_tools()
+        .regions(usw),
+        t(
+            "cohere.command-r-plus-v1:0",
+            "Cohere",
+            "Command R+",
+            CohereCommand,
+        )
+        .no_streaming_tools()
+        .regions(usw),
         // Qwen.
-        t("qwen.qwen3-32b-v1:0", "Qwen", "Qwen3 32B (dense)", Qwen)
-            .regions(&["us-west-2", "us-east-2", "ap-northeast-1", "ap-south-1", "eu-west-2", "eu-north-1"]),
-        t("qwen.qwen3-235b-a22b-2507-v1:0", "Qwen", "Qwen3 235B A22B 2507", Qwen)
-            .regions(&["us-west-2", "ap-northeast-1", "ap-south-1", "eu-west-2", "eu-north-1"]),
-        t("qwen.qwen3-coder-480b-a35b-v1:0", "Qwen", "Qwen3 Coder 480B A35B Instruct", Qwen)
-            .regions(&["us-west-2", "ap-northeast-1", "ap-south-1", "eu-west-2", "eu-north-1"]),
-        t("qwen.qwen3-coder-30b-a3b-v1:0", "Qwen", "Qwen3 Coder 30B A3B Instruct", Qwen)
-            .regions(&["us-west-2", "us-east-2", "ap-northeast-1", "ap-south-1", "eu-west-2", "eu-north-1"]),
+        t("qwen.qwen3-32b-v1:0", "Qwen", "Qwen3 32B (dense)", Qwen).regions(&[
+            "us-west-2",
+            "us-east-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "eu-west-2",
+            "eu-north-1",
+        ]),
+        t(
+            "qwen.qwen3-235b-a22b-2507-v1:0",
+            "Qwen",
+            "Qwen3 235B A22B 2507",
+            Qwen,
+        )
+        .regions(&[
+            "us-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "eu-west-2",
+            "eu-north-1",
+        ]),
+        t(
+            "qwen.qwen3-coder-480b-a35b-v1:0",
+            "Qwen",
+            "Qwen3 Coder 480B A35B Instruct",
+            Qwen,
+        )
+        .regions(&[
+            "us-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "eu-west-2",
+            "eu-north-1",
+        ]),
+        t(
+            "qwen.qwen3-coder-30b-a3b-v1:0",
+            "Qwen",
+            "Qwen3 Coder 30B A3B Instruct",
+            Qwen,
+        )
+        .regions(&[
+            "us-west-2",
+            "us-east-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "eu-west-2",
+            "eu-north-1",
+        ]),
         // OpenAI open-weight models.
-        t("openai.gpt-oss-120b-1:0", "OpenAI", "gpt-oss-120b", OpenAi).regions(&["us-west-2", "us-east-1"]),
-        t("openai.gpt-oss-20b-1:0", "OpenAI", "gpt-oss-20b", OpenAi).regions(&["us-west-2", "us-east-1"]),
+        t("openai.gpt-oss-120b-1:0", "OpenAI", "gpt-oss-120b", OpenAi)
+            .regions(&["us-west-2", "us-east-1"]),
+        t("openai.gpt-oss-20b-1:0", "OpenAI", "gpt-oss-20b", OpenAi)
+            .regions(&["us-west-2", "us-east-1"]),
         // Embeddings.
-        ModelSpec::embedding("amazon.titan-embed-text-v1", "Amazon", "Titan Embeddings G1 - Text", TitanEmbedV1, 1536)
-            .regions(&["us-east-1", "us-west-2", "ap-northeast-1", "eu-central-1"]),
-        ModelSpec::embedding("amazon.titan-embed-text-v2:0", "Amazon", "Titan Text Embeddings V2", TitanEmbedV2, 1024)
-            .regions(&[
-                "us-east-1", "us-east-2", "us-west-2", "ca-central-1", "sa-east-1", "eu-central-1", "eu-west-1",
-                "eu-west-2", "eu-west-3", "ap-northeast-1", "ap-northeast-2", "ap-south-1", "ap-southeast-2",
-            ]),
-        ModelSpec::embedding("cohere.embed-english-v3", "Cohere", "Embed English", CohereEmbedV3, 1024)
-            .regions(&[
-                "us-east-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-central-1", "eu-west-1", "eu-west-3",
-                "ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-            ]),
-        ModelSpec::embedding("cohere.embed-multilingual-v3", "Cohere", "Embed Multilingual", CohereEmbedV3, 1024)
-            .regions(&[
-                "us-east-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-central-1", "eu-west-1", "eu-west-3",
-                "ap-northeast-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-            ]),
-        ModelSpec::embedding("cohere.embed-v4:0", "Cohere", "Embed v4", CohereEmbedV4, 1536)
-            .inputs(&["TEXT", "IMAGE"])
-            .regions(&["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"])
-            .geos(&["us", "eu", "apac", "global"]),
+        ModelSpec::embedding(
+            "amazon.titan-embed-text-v1",
+            "Amazon",
+            "Titan Embeddings G1 - Text",
+            TitanEmbedV1,
+            1536,
+        )
+        .regions(&["us-east-1", "us-west-2", "ap-northeast-1", "eu-central-1"]),
+        ModelSpec::embedding(
+            "amazon.titan-embed-text-v2:0",
+            "Amazon",
+            "Titan Text Embeddings V2",
+            TitanEmbedV2,
+            1024,
+        )
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "ca-central-1",
+            "sa-east-1",
+            "eu-central-1",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-south-1",
+            "ap-southeast-2",
+        ]),
+        ModelSpec::embedding(
+            "cohere.embed-english-v3",
+            "Cohere",
+            "Embed English",
+            CohereEmbedV3,
+            1024,
+        )
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "ca-central-1",
+            "sa-east-1",
+            "eu-central-1",
+            "eu-west-1",
+            "eu-west-3",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+        ]),
+        ModelSpec::embedding(
+            "cohere.embed-multilingual-v3",
+            "Cohere",
+            "Embed Multilingual",
+            CohereEmbedV3,
+            1024,
+        )
+        .regions(&[
+            "us-east-1",
+            "us-west-2",
+            "ca-central-1",
+            "sa-east-1",
+            "eu-central-1",
+            "eu-west-1",
+            "eu-west-3",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+        ]),
+        ModelSpec::embedding(
+            "cohere.embed-v4:0",
+            "Cohere",
+            "Embed v4",
+            CohereEmbedV4,
+            1536,
+        )
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1"])
+        .geos(&["us", "eu", "apac", "global"]),
         ModelSpec::embedding(
             "amazon.nova-2-multimodal-embeddings-v1:0",
             "Amazon",
@@ -478,10 +802,19 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         .inputs(&["TEXT", "IMAGE", "AUDIO", "VIDEO"])
         .regions(&["us-east-1"]),
         // Rerank.
-        ModelSpec::rerank("amazon.rerank-v1:0", "Amazon", "Rerank 1.0", AmazonRerank)
-            .regions(&["us-west-2", "ca-central-1", "eu-central-1", "ap-northeast-1"]),
-        ModelSpec::rerank("cohere.rerank-v3-5:0", "Cohere", "Rerank 3.5", CohereRerank)
-            .regions(&["us-east-1", "us-west-2", "ca-central-1", "eu-central-1", "ap-northeast-1"]),
+        ModelSpec::rerank("amazon.rerank-v1:0", "Amazon", "Rerank 1.0", AmazonRerank).regions(&[
+            "us-west-2",
+            "ca-central-1",
+            "eu-central-1",
+            "ap-northeast-1",
+        ]),
+        ModelSpec::rerank("cohere.rerank-v3-5:0", "Cohere", "Rerank 3.5", CohereRerank).regions(&[
+            "us-east-1",
+            "us-west-2",
+            "ca-central-1",
+            "eu-central-1",
+            "ap-northeast-1",
+        ]),
     ]
 }
 
@@ -554,10 +887,10 @@ impl Catalog {
     pub fn system_profile(&self, id: &str) -> Option<(&'static str, &ModelSpec)> {
         for geo in GEO_PREFIXES {
             if let Some(rest) = id.strip_prefix(geo).and_then(|r| r.strip_prefix('.')) {
-                if let Some(m) = self.model(rest) {
-                    if m.profile_geos.iter().any(|g| g == geo) {
-                        return Some((geo, m));
-                    }
+                if let Some(m) = self.model(rest)
+                    && m.profile_geos.iter().any(|g| g == geo)
+                {
+                    return Some((geo, m));
                 }
                 return None;
             }
@@ -599,7 +932,12 @@ impl Catalog {
         self.resolve_with(model_id, region, false)
     }
 
-    fn resolve_with(&self, model_id: &str, region: &str, on_demand_rule: bool) -> Result<Resolved, AwsError> {
+    fn resolve_with(
+        &self,
+        model_id: &str,
+        region: &str,
+        on_demand_rule: bool,
+    ) -> Result<Resolved, AwsError> {
         if let Some(arn) = model_id.strip_prefix("arn:") {
             return self.resolve_arn(model_id, arn, region, on_demand_rule);
         }
@@ -620,7 +958,12 @@ impl Catalog {
         self.resolve_direct(model_id, region, on_demand_rule)
     }
 
-    fn resolve_direct(&self, id: &str, region: &str, on_demand_rule: bool) -> Result<Resolved, AwsError> {
+    fn resolve_direct(
+        &self,
+        id: &str,
+        region: &str,
+        on_demand_rule: bool,
+    ) -> Result<Resolved, AwsError> {
         let m = self.model(id).ok_or_else(AwsError::invalid_model)?;
         if !m.offered_in(region) {
             return Err(AwsError::invalid_model());
@@ -635,7 +978,13 @@ impl Catalog {
         })
     }
 
-    fn resolve_arn(&self, full: &str, arn: &str, region: &str, on_demand_rule: bool) -> Result<Resolved, AwsError> {
+    fn resolve_arn(
+        &self,
+        full: &str,
+        arn: &str,
+        region: &str,
+        on_demand_rule: bool,
+    ) -> Result<Resolved, AwsError> {
         // arn:PARTITION:bedrock:REGION:ACCOUNT:RESOURCE
         let parts: Vec<&str> = arn.splitn(5, ':').collect();
         let [partition, service, arn_region, account, resource] = parts.as_slice() else {
@@ -648,7 +997,9 @@ impl Catalog {
             return Err(AwsError::invalid_model());
         };
         match kind {
-            "foundation-model" if account.is_empty() => self.resolve_direct(rest, region, on_demand_rule),
+            "foundation-model" if account.is_empty() => {
+                self.resolve_direct(rest, region, on_demand_rule)
+            }
             "inference-profile" if *account == self.account => {
                 let Some((geo, m)) = self.system_profile(rest) else {
                     return Err(AwsError::invalid_model());
@@ -706,22 +1057,35 @@ mod tests {
     #[test]
     fn resolves_every_route() {
         let c = cat();
-        let r = c.resolve("amazon.titan-embed-text-v2:0", "us-east-1").map(|r| r.route);
+        let r = c
+            .resolve("amazon.titan-embed-text-v2:0", "us-east-1")
+            .map(|r| r.route);
         assert_eq!(r, Ok(Route::Direct));
         let r = c
             .resolve("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "us-west-2")
             .map(|r| r.model.id);
-        assert_eq!(r.as_deref(), Ok("anthropic.claude-sonnet-4-5-20250929-v1:0"));
+        assert_eq!(
+            r.as_deref(),
+            Ok("anthropic.claude-sonnet-4-5-20250929-v1:0")
+        );
         let e = c.resolve("anthropic.claude-sonnet-4-5-20250929-v1:0", "us-east-1");
         assert!(matches!(e, Err(ref e) if e.message.contains("on-demand throughput")));
         assert_eq!(
-            c.resolve("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "us-east-1").err(),
+            c.resolve("eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "us-east-1")
+                .err(),
             Some(AwsError::invalid_model())
         );
-        assert_eq!(c.resolve("anthropic.claude-9", "us-east-1").err(), Some(AwsError::invalid_model()));
-        let arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123def456";
+        assert_eq!(
+            c.resolve("anthropic.claude-9", "us-east-1").err(),
+            Some(AwsError::invalid_model())
+        );
+        let arn =
+            "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123def456";
         let r = c.resolve(arn, "us-east-1").map(|r| r.model.id);
-        assert_eq!(r.as_deref(), Ok("anthropic.claude-3-7-sonnet-20250219-v1:0"));
+        assert_eq!(
+            r.as_deref(),
+            Ok("anthropic.claude-3-7-sonnet-20250219-v1:0")
+        );
         let fm = "arn:aws:bedrock:us-east-1::foundation-model/cohere.embed-v4:0";
         assert!(c.resolve(fm, "us-east-1").is_ok());
         assert!(c.resolve(fm, "us-west-1").is_err());

@@ -5,7 +5,7 @@
 //! `DoubleConfig::default()` is what tests rely on: every constant below is
 //! accepted (or, for the expired pair, rejected as expired) out of the box.
 
-use crate::catalog::{builtin_models, ApplicationProfile, ModelSpec};
+use crate::catalog::{ApplicationProfile, ModelSpec, builtin_models};
 use crate::record::Operation;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -316,7 +316,13 @@ impl DoubleConfig {
 
     /// Add an application inference profile resolving to `model_id`
     /// (a foundation model id or a system profile id).
-    pub fn application_profile(mut self, id: &str, name: &str, region: &str, model_id: &str) -> Self {
+    pub fn application_profile(
+        mut self,
+        id: &str,
+        name: &str,
+        region: &str,
+        model_id: &str,
+    ) -> Self {
         self.app_profiles
             .push(ApplicationProfile::new(id, name, region, model_id));
         self

@@ -6,11 +6,11 @@
 //! - GetFoundationModel: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetFoundationModel.html
 //! - ListFoundationModels: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_ListFoundationModels.html
 
-use crate::catalog::{geo_regions, ApplicationProfile, ModelSpec};
+use crate::catalog::{ApplicationProfile, ModelSpec, geo_regions};
 use crate::error::AwsError;
 use crate::server::{Call, Reply};
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Fixed timestamps keep responses deterministic.
 const CREATED_AT: &str = "2024-08-27T00:00:00Z";
@@ -107,13 +107,12 @@ pub(crate) fn get_inference_profile(call: &mut Call<'_>) -> Result<Reply, AwsErr
         .filter(|(scope, _)| *scope == format!("{}:{}", call.region, cat.account))
         .map(|(_, pid)| pid.to_string())
         .or_else(|| (!id.starts_with("arn:")).then(|| id.clone()));
-    if let Some(pid) = system_id {
-        if let Some((geo, m)) = cat.system_profile(&pid) {
-            if geo_regions(geo).contains(&call.region.as_str()) {
-                call.resolved = Some(m.id.clone());
-                return Ok(Reply::json(&system_profile(call, geo, m)));
-            }
-        }
+    if let Some(pid) = system_id
+        && let Some((geo, m)) = cat.system_profile(&pid)
+        && geo_regions(geo).contains(&call.region.as_str())
+    {
+        call.resolved = Some(m.id.clone());
+        return Ok(Reply::json(&system_profile(call, geo, m)));
     }
     let p = cat.app_profile(&id, &call.region).ok_or_else(not_found)?;
     if let Some(m) = cat.app_profile_model(p) {
@@ -125,7 +124,11 @@ pub(crate) fn get_inference_profile(call: &mut Call<'_>) -> Result<Reply, AwsErr
 /// Pagination tokens are opaque to clients; the double encodes an offset.
 fn decode_token(t: &str) -> Option<usize> {
     let raw = base64::engine::general_purpose::STANDARD.decode(t).ok()?;
-    String::from_utf8(raw).ok()?.strip_prefix("offset:")?.parse().ok()
+    String::from_utf8(raw)
+        .ok()?
+        .strip_prefix("offset:")?
+        .parse()
+        .ok()
 }
 
 fn encode_token(offset: usize) -> String {
@@ -134,13 +137,14 @@ fn encode_token(offset: usize) -> String {
 
 pub(crate) fn list_inference_profiles(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let kind = call.query_param("type");
-    if let Some(k) = kind.as_deref() {
-        if k != "SYSTEM_DEFINED" && k != "APPLICATION" {
-            return Err(AwsError::validation(format!(
-                "1 validation error detected: Value '{k}' at 'typeEquals' failed to satisfy \
+    if let Some(k) = kind.as_deref()
+        && k != "SYSTEM_DEFINED"
+        && k != "APPLICATION"
+    {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{k}' at 'typeEquals' failed to satisfy \
                  constraint: Member must satisfy enum value set: [SYSTEM_DEFINED, APPLICATION]"
-            )));
-        }
+        )));
     }
     let max = match call.query_param("maxResults") {
         None => 1000,
@@ -151,14 +155,16 @@ pub(crate) fn list_inference_profiles(call: &mut Call<'_>) -> Result<Reply, AwsE
                     "1 validation error detected: Value '{m}' at 'maxResults' failed to satisfy \
                      constraint: Member must have value less than or equal to 1000 and greater \
                      than or equal to 1"
-                )))
+                )));
             }
         },
     };
     let start = match call.query_param("nextToken") {
         None => 0,
         // Wording approximated.
-        Some(t) => decode_token(&t).ok_or_else(|| AwsError::validation("Invalid pagination token."))?,
+        Some(t) => {
+            decode_token(&t).ok_or_else(|| AwsError::validation("Invalid pagination token."))?
+        }
     };
     let all = profiles(call, kind.as_deref());
     let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
@@ -195,8 +201,16 @@ pub(crate) fn list_foundation_models(call: &mut Call<'_>) -> Result<Reply, AwsEr
         .models
         .iter()
         .filter(|m| m.offered_in(&call.region))
-        .filter(|m| provider.as_ref().is_none_or(|p| m.provider.eq_ignore_ascii_case(p)))
-        .filter(|m| output.as_ref().is_none_or(|o| m.output_modalities.contains(o)))
+        .filter(|m| {
+            provider
+                .as_ref()
+                .is_none_or(|p| m.provider.eq_ignore_ascii_case(p))
+        })
+        .filter(|m| {
+            output
+                .as_ref()
+                .is_none_or(|o| m.output_modalities.contains(o))
+        })
         .filter(|m| {
             inference.as_deref().is_none_or(|i| match i {
                 "ON_DEMAND" => m.on_demand,
@@ -213,7 +227,10 @@ pub(crate) fn list_foundation_models(call: &mut Call<'_>) -> Result<Reply, AwsEr
 pub(crate) fn get_foundation_model(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let id = call.model_id.clone().unwrap_or_default();
     let bare = id
-        .strip_prefix(&format!("arn:aws:bedrock:{}::foundation-model/", call.region))
+        .strip_prefix(&format!(
+            "arn:aws:bedrock:{}::foundation-model/",
+            call.region
+        ))
         .unwrap_or(&id)
         .to_string();
     let m = call
@@ -223,5 +240,7 @@ pub(crate) fn get_foundation_model(call: &mut Call<'_>) -> Result<Reply, AwsErro
         .filter(|m| m.offered_in(&call.region))
         .ok_or_else(AwsError::invalid_model)?;
     call.resolved = Some(m.id.clone());
-    Ok(Reply::json(&json!({ "modelDetails": model_summary(call, m) })))
+    Ok(Reply::json(
+        &json!({ "modelDetails": model_summary(call, m) }),
+    ))
 }

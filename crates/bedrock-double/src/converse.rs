@@ -18,11 +18,11 @@
 use crate::body::{Pacing, StreamPlan};
 use crate::catalog::{Family, ModelSpec};
 use crate::error::AwsError;
-use crate::script::{extract_marker, Script};
-use crate::util::{count_tokens, fnv1a64, split_even, SplitMix64};
+use crate::script::{Script, extract_marker};
+use crate::util::{SplitMix64, count_tokens, fnv1a64, split_even};
 use base64::Engine;
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 /// JSON type names as Bedrock's schema validator spells them.
@@ -47,7 +47,8 @@ pub fn wrong_type(path: &str, expected: &str, found: &Value) -> AwsError {
 }
 
 pub fn as_obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, AwsError> {
-    v.as_object().ok_or_else(|| wrong_type(path, "JSONObject", v))
+    v.as_object()
+        .ok_or_else(|| wrong_type(path, "JSONObject", v))
 }
 
 pub fn as_arr<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, AwsError> {
@@ -69,7 +70,11 @@ pub fn only_keys(o: &Map<String, Value>, allowed: &[&str], path: &str) -> Result
 }
 
 /// `#/x: required key [k] not found`
-pub fn required<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a Value, AwsError> {
+pub fn required<'a>(
+    o: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a Value, AwsError> {
     o.get(key)
         .ok_or_else(|| AwsError::malformed(format!("{path}: required key [{key}] not found")))
 }
@@ -131,7 +136,11 @@ const CONTENT_KINDS: &[&str] = &[
 ];
 
 /// Validates a Converse / ConverseStream body for `model`.
-pub fn validate(body: &Value, model: &ModelSpec, streaming: bool) -> Result<ConverseRequest, AwsError> {
+pub fn validate(
+    body: &Value,
+    model: &ModelSpec,
+    streaming: bool,
+) -> Result<ConverseRequest, AwsError> {
     let root = as_obj(body, "#")?;
     only_keys(root, TOP_LEVEL, "#")?;
     let mut out = ConverseRequest {
@@ -337,7 +346,11 @@ fn validate_inference(v: Option<&Value>) -> Result<Inference, AwsError> {
     let mut out = Inference::default();
     let Some(v) = v else { return Ok(out) };
     let o = as_obj(v, "#/inferenceConfig")?;
-    only_keys(o, &["maxTokens", "temperature", "topP", "stopSequences"], "#/inferenceConfig")?;
+    only_keys(
+        o,
+        &["maxTokens", "temperature", "topP", "stopSequences"],
+        "#/inferenceConfig",
+    )?;
     if let Some(m) = o.get("maxTokens") {
         let n = m
             .as_i64()
@@ -351,23 +364,37 @@ fn validate_inference(v: Option<&Value>) -> Result<Inference, AwsError> {
         }
         out.max_tokens = Some(n as u64);
     }
-    for (key, slot) in [("temperature", &mut out.temperature), ("topP", &mut out.top_p)] {
+    for (key, slot) in [
+        ("temperature", &mut out.temperature),
+        ("topP", &mut out.top_p),
+    ] {
         if let Some(t) = o.get(key) {
             let x = t
                 .as_f64()
                 .ok_or_else(|| wrong_type(&format!("#/inferenceConfig/{key}"), "Number", t))?;
             let at = format!("inferenceConfig.{key}");
             if x < 0.0 {
-                return Err(constraint(t, &at, "Member must have value greater than or equal to 0"));
+                return Err(constraint(
+                    t,
+                    &at,
+                    "Member must have value greater than or equal to 0",
+                ));
             }
             if x > 1.0 {
-                return Err(constraint(t, &at, "Member must have value less than or equal to 1"));
+                return Err(constraint(
+                    t,
+                    &at,
+                    "Member must have value less than or equal to 1",
+                ));
             }
             *slot = Some(x);
         }
     }
     if let Some(s) = o.get("stopSequences") {
-        for (i, x) in as_arr(s, "#/inferenceConfig/stopSequences")?.iter().enumerate() {
+        for (i, x) in as_arr(s, "#/inferenceConfig/stopSequences")?
+            .iter()
+            .enumerate()
+        {
             as_str(x, &format!("#/inferenceConfig/stopSequences/{i}"))?;
         }
     }
@@ -445,18 +472,24 @@ fn validate_tool_config(tc: &Value) -> Result<Vec<String>, AwsError> {
 }
 
 const IMAGE_FORMATS: &[&str] = &["png", "jpeg", "gif", "webp"];
-const DOC_FORMATS: &[&str] = &["pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"];
+const DOC_FORMATS: &[&str] = &[
+    "pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md",
+];
 
 fn validate_source(v: &Value, path: &str, kinds: &[&str]) -> Result<(), AwsError> {
     let o = as_obj(v, path)?;
     only_keys(o, kinds, path)?;
     if o.len() != 1 {
-        return Err(AwsError::malformed(format!("{path}: exactly one source member is required")));
+        return Err(AwsError::malformed(format!(
+            "{path}: exactly one source member is required"
+        )));
     }
     if let Some(b) = o.get("bytes") {
         let s = as_str(b, &format!("{path}/bytes"))?;
         if base64::engine::general_purpose::STANDARD.decode(s).is_err() {
-            return Err(AwsError::malformed(format!("{path}/bytes: invalid base64 blob")));
+            return Err(AwsError::malformed(format!(
+                "{path}/bytes: invalid base64 blob"
+            )));
         }
     }
     if let Some(s3) = o.get("s3Location") {
@@ -467,7 +500,12 @@ fn validate_source(v: &Value, path: &str, kinds: &[&str]) -> Result<(), AwsError
     Ok(())
 }
 
-fn enum_value(o: &Map<String, Value>, key: &str, allowed: &[&str], path: &str) -> Result<(), AwsError> {
+fn enum_value(
+    o: &Map<String, Value>,
+    key: &str,
+    allowed: &[&str],
+    path: &str,
+) -> Result<(), AwsError> {
     let v = required(o, key, path)?;
     let s = as_str(v, &format!("{path}/{key}"))?;
     if !allowed.contains(&s) {
@@ -516,7 +554,11 @@ fn validate_block(
             let io = as_obj(v, &p)?;
             only_keys(io, &["format", "source", "error"], &p)?;
             enum_value(io, "format", IMAGE_FORMATS, &p)?;
-            validate_source(required(io, "source", &p)?, &format!("{p}/source"), &["bytes", "s3Location"])?;
+            validate_source(
+                required(io, "source", &p)?,
+                &format!("{p}/source"),
+                &["bytes", "s3Location"],
+            )?;
             if !model.input_modalities.iter().any(|m| m == "IMAGE") {
                 // Wording approximated.
                 return Err(AwsError::validation(
@@ -540,7 +582,11 @@ fn validate_block(
             let vo = as_obj(v, &p)?;
             only_keys(vo, &["format", "source"], &p)?;
             required(vo, "format", &p)?;
-            validate_source(required(vo, "source", &p)?, &format!("{p}/source"), &["bytes", "s3Location"])?;
+            validate_source(
+                required(vo, "source", &p)?,
+                &format!("{p}/source"),
+                &["bytes", "s3Location"],
+            )?;
         }
         "toolUse" => {
             if role != "assistant" {
@@ -569,7 +615,11 @@ fn validate_block(
             for (k, item) in items.iter().enumerate() {
                 let ip = format!("{p}/content/{k}");
                 let io = as_obj(item, &ip)?;
-                only_keys(io, &["text", "json", "image", "document", "video", "searchResult"], &ip)?;
+                only_keys(
+                    io,
+                    &["text", "json", "image", "document", "video", "searchResult"],
+                    &ip,
+                )?;
                 if io.len() != 1 {
                     return Err(AwsError::malformed(format!(
                         "{ip}: a ToolResultContentBlock must have exactly one member"
@@ -582,7 +632,9 @@ fn validate_block(
             if let Some(s) = t.get("status") {
                 let st = as_str(s, &format!("{p}/status"))?;
                 if st != "success" && st != "error" {
-                    return Err(AwsError::malformed(format!("{p}/status: {st} is not a valid enum value")));
+                    return Err(AwsError::malformed(format!(
+                        "{p}/status: {st} is not a valid enum value"
+                    )));
                 }
             }
         }
@@ -642,14 +694,18 @@ fn validate_additional(
         // rejects unknown keys pydantic-style.
         Family::Anthropic => {
             if let Some(k) = o.keys().find(|k| !ANTHROPIC_EXTRA.contains(&k.as_str())) {
-                return Err(anthropic_error(&format!("{k}: Extra inputs are not permitted")));
+                return Err(anthropic_error(&format!(
+                    "{k}: Extra inputs are not permitted"
+                )));
             }
             if let Some(b) = o.get("anthropic_beta") {
-                let arr = b
-                    .as_array()
-                    .ok_or_else(|| anthropic_error("anthropic_beta: Input should be a valid list"))?;
+                let arr = b.as_array().ok_or_else(|| {
+                    anthropic_error("anthropic_beta: Input should be a valid list")
+                })?;
                 if arr.iter().any(|x| !x.is_string()) {
-                    return Err(anthropic_error("anthropic_beta.0: Input should be a valid string"));
+                    return Err(anthropic_error(
+                        "anthropic_beta.0: Input should be a valid string",
+                    ));
                 }
             }
             let thinking = o.get("thinking").or_else(|| o.get("reasoning_config"));
@@ -658,9 +714,9 @@ fn validate_additional(
                 .and_then(Value::as_str)
                 .is_some_and(|t| t == "enabled" || t == "adaptive");
             if let Some(t) = thinking {
-                let to = t
-                    .as_object()
-                    .ok_or_else(|| anthropic_error("thinking: Input should be a valid dictionary"))?;
+                let to = t.as_object().ok_or_else(|| {
+                    anthropic_error("thinking: Input should be a valid dictionary")
+                })?;
                 let ty = to.get("type").and_then(Value::as_str).unwrap_or_default();
                 if !["enabled", "disabled", "adaptive"].contains(&ty) {
                     return Err(anthropic_error(
@@ -668,25 +724,31 @@ fn validate_additional(
                     ));
                 }
                 if ty == "enabled" {
-                    let budget = to.get("budget_tokens").and_then(Value::as_u64).ok_or_else(|| {
-                        anthropic_error("thinking.enabled.budget_tokens: Field required")
-                    })?;
+                    let budget =
+                        to.get("budget_tokens")
+                            .and_then(Value::as_u64)
+                            .ok_or_else(|| {
+                                anthropic_error("thinking.enabled.budget_tokens: Field required")
+                            })?;
                     if budget < 1024 {
                         return Err(anthropic_error(
                             "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
                         ));
                     }
-                    if let Some(max) = inference.max_tokens {
-                        if max <= budget {
-                            return Err(anthropic_error(
-                                "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size",
-                            ));
-                        }
+                    if let Some(max) = inference.max_tokens
+                        && max <= budget
+                    {
+                        return Err(anthropic_error(
+                            "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size",
+                        ));
                     }
                 }
             }
             if enabled {
-                if inference.temperature.is_some_and(|t| (t - 1.0).abs() > f64::EPSILON) {
+                if inference
+                    .temperature
+                    .is_some_and(|t| (t - 1.0).abs() > f64::EPSILON)
+                {
                     return Err(anthropic_error(
                         "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility",
                     ));
@@ -730,7 +792,10 @@ fn check_thinking_history(messages: &[Value]) -> Result<(), AwsError> {
     else {
         return Ok(());
     };
-    let content = last_assistant["content"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let content = last_assistant["content"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let has_tool_use = content.iter().any(|b| b.get("toolUse").is_some());
     let first_is_reasoning = content
         .first()
@@ -789,7 +854,8 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
         .enumerate()
         .map(|(i, t)| {
             (
-                t.id.clone().unwrap_or_else(|| tool_use_id(req.body_hash, i)),
+                t.id.clone()
+                    .unwrap_or_else(|| tool_use_id(req.body_hash, i)),
                 t.name.clone(),
                 t.input.to_string(),
                 t.chunks.unwrap_or(2).max(1),
@@ -806,17 +872,21 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
         (None, false) => None,
     };
     // Honour maxTokens like a model does: cut the text, stop with max_tokens.
-    if stop_reason.is_none() {
-        if let (Some(max), Some(t)) = (req.max_tokens, text.as_mut()) {
-            if u64::from(count_tokens(t)) > max {
-                let keep = (max as usize).saturating_mul(4);
-                *t = t.chars().take(keep).collect();
-                stop_reason = Some("max_tokens".into());
-            }
-        }
+    if stop_reason.is_none()
+        && let (Some(max), Some(t)) = (req.max_tokens, text.as_mut())
+        && u64::from(count_tokens(t)) > max
+    {
+        let keep = (max as usize).saturating_mul(4);
+        *t = t.chars().take(keep).collect();
+        stop_reason = Some("max_tokens".into());
     }
     let stop_reason = stop_reason.unwrap_or_else(|| {
-        if tools.is_empty() { "end_turn" } else { "tool_use" }.to_string()
+        if tools.is_empty() {
+            "end_turn"
+        } else {
+            "tool_use"
+        }
+        .to_string()
     });
     let reasoning = script.reasoning.clone().map(|r| {
         let sig = script.signature.clone().unwrap_or_else(|| {
@@ -837,7 +907,9 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
     }
     let u = script.usage.clone().unwrap_or_default();
     let input = u.input_tokens.unwrap_or(req.input_tokens);
-    let output = u.output_tokens.unwrap_or_else(|| count_tokens(&out_text).max(1));
+    let output = u
+        .output_tokens
+        .unwrap_or_else(|| count_tokens(&out_text).max(1));
     let mut usage = json!({
         "inputTokens": input,
         "outputTokens": output,
@@ -868,7 +940,8 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
 pub fn render_json(a: &Answer) -> Value {
     let mut content = Vec::new();
     if let Some((text, sig)) = &a.reasoning {
-        content.push(json!({"reasoningContent": {"reasoningText": {"text": text, "signature": sig}}}));
+        content
+            .push(json!({"reasoningContent": {"reasoningText": {"text": text, "signature": sig}}}));
     }
     if let Some(r) = &a.redacted {
         content.push(json!({"reasoningContent": {"redactedContent": r}}));
@@ -934,7 +1007,11 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
             "contentBlockDelta",
             json!({"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": sig}}}),
         );
-        event(&mut plan, "contentBlockStop", json!({"contentBlockIndex": index}));
+        event(
+            &mut plan,
+            "contentBlockStop",
+            json!({"contentBlockIndex": index}),
+        );
         index += 1;
     }
     if let Some(r) = &a.redacted {
@@ -943,7 +1020,11 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
             "contentBlockDelta",
             json!({"contentBlockIndex": index, "delta": {"reasoningContent": {"redactedContent": r}}}),
         );
-        event(&mut plan, "contentBlockStop", json!({"contentBlockIndex": index}));
+        event(
+            &mut plan,
+            "contentBlockStop",
+            json!({"contentBlockIndex": index}),
+        );
         index += 1;
     }
     if let Some(t) = &a.text {
@@ -958,7 +1039,11 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
                 json!({"contentBlockIndex": index, "delta": {"text": piece}}),
             );
         }
-        event(&mut plan, "contentBlockStop", json!({"contentBlockIndex": index}));
+        event(
+            &mut plan,
+            "contentBlockStop",
+            json!({"contentBlockIndex": index}),
+        );
         index += 1;
     }
     for (id, name, input, chunks) in &a.tools {
@@ -974,10 +1059,18 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
                 json!({"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}}),
             );
         }
-        event(&mut plan, "contentBlockStop", json!({"contentBlockIndex": index}));
+        event(
+            &mut plan,
+            "contentBlockStop",
+            json!({"contentBlockIndex": index}),
+        );
         index += 1;
     }
-    event(&mut plan, "messageStop", json!({"stopReason": a.stop_reason}));
+    event(
+        &mut plan,
+        "messageStop",
+        json!({"stopReason": a.stop_reason}),
+    );
     event(
         &mut plan,
         "metadata",
@@ -994,31 +1087,44 @@ pub fn pacing(script: &Script) -> Pacing {
             (
                 e.after,
                 e.exception_type.clone(),
-                e.message
-                    .clone()
-                    .unwrap_or_else(|| format!("{} (scripted by bedrock-double)", e.exception_type)),
+                e.message.clone().unwrap_or_else(|| {
+                    format!("{} (scripted by bedrock-double)", e.exception_type)
+                }),
             )
         }),
         drop_after: script.drop_after,
-        stall: script.stall.as_ref().map(|s| (s.after, Duration::from_millis(s.ms))),
+        stall: script
+            .stall
+            .as_ref()
+            .map(|s| (s.after, Duration::from_millis(s.ms))),
     }
 }
 
 /// Validates a CountTokens body and returns the input token count.
 /// https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CountTokens.html
-pub fn count_tokens_request(body: &Value, model: &ModelSpec) -> Result<(u32, Option<Script>), AwsError> {
+pub fn count_tokens_request(
+    body: &Value,
+    model: &ModelSpec,
+) -> Result<(u32, Option<Script>), AwsError> {
     let root = as_obj(body, "#")?;
     only_keys(root, &["input"], "#")?;
     let input = as_obj(required(root, "input", "#")?, "#/input")?;
     only_keys(input, &["converse", "invokeModel"], "#/input")?;
     if input.len() != 1 {
-        return Err(AwsError::malformed("#/input: exactly one of [converse, invokeModel] is required"));
+        return Err(AwsError::malformed(
+            "#/input: exactly one of [converse, invokeModel] is required",
+        ));
     }
     if let Some(c) = input.get("converse") {
         let co = as_obj(c, "#/input/converse")?;
         only_keys(
             co,
-            &["messages", "system", "toolConfig", "additionalModelRequestFields"],
+            &[
+                "messages",
+                "system",
+                "toolConfig",
+                "additionalModelRequestFields",
+            ],
             "#/input/converse",
         )?;
         let req = validate(c, model, false)?;
@@ -1026,7 +1132,10 @@ pub fn count_tokens_request(body: &Value, model: &ModelSpec) -> Result<(u32, Opt
     }
     let im = as_obj(&input["invokeModel"], "#/input/invokeModel")?;
     only_keys(im, &["body"], "#/input/invokeModel")?;
-    let b64 = as_str(required(im, "body", "#/input/invokeModel")?, "#/input/invokeModel/body")?;
+    let b64 = as_str(
+        required(im, "body", "#/input/invokeModel")?,
+        "#/input/invokeModel/body",
+    )?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|_| AwsError::malformed("#/input/invokeModel/body: invalid base64 blob"))?;
@@ -1056,14 +1165,20 @@ mod tests {
         let ok = json!({"messages":[{"role":"user","content":[{"text":"hi"}]}]});
         assert!(validate(&ok, &claude, true).is_ok());
         let first_assistant = json!({"messages":[{"role":"assistant","content":[{"text":"hi"}]}]});
-        assert!(msg(validate(&first_assistant, &claude, false)).starts_with("A conversation must start"));
+        assert!(
+            msg(validate(&first_assistant, &claude, false))
+                .starts_with("A conversation must start")
+        );
         let twice = json!({"messages":[{"role":"user","content":[{"text":"a"}]},{"role":"user","content":[{"text":"b"}]}]});
         assert!(msg(validate(&twice, &claude, false)).contains("must alternate"));
         let tools = json!({"messages":[
             {"role":"user","content":[{"text":"a"}]},
             {"role":"assistant","content":[{"toolUse":{"toolUseId":"t1","name":"f","input":{}}}]},
             {"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"r"}]}}]}]});
-        assert!(msg(validate(&tools, &claude, false)).starts_with("The toolConfig field must be defined"));
+        assert!(
+            msg(validate(&tools, &claude, false))
+                .starts_with("The toolConfig field must be defined")
+        );
         let extra = json!({"messages":[{"role":"user","content":[{"text":"a"}]}],"bogus":1});
         assert!(msg(validate(&extra, &claude, false)).contains("extraneous key [bogus]"));
         let both = json!({"messages":[{"role":"user","content":[{"text":"a"}]}],
@@ -1074,7 +1189,8 @@ mod tests {
             "additionalModelRequestFields":{"top_k":5}});
         assert!(msg(validate(&topk, &nova, false)).contains("extraneous key [top_k]"));
         let mistral = model("mistral.mistral-7b-instruct-v0:2");
-        let sys = json!({"messages":[{"role":"user","content":[{"text":"a"}]}],"system":[{"text":"s"}]});
+        let sys =
+            json!({"messages":[{"role":"user","content":[{"text":"a"}]}],"system":[{"text":"s"}]});
         assert!(msg(validate(&sys, &mistral, false)).contains("system messages"));
     }
 

@@ -14,8 +14,8 @@
 //!   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html
 
 use crate::config::KeyPair;
-use crate::error::{xml_escape, AwsError};
-use crate::server::{lock, Call, Reply};
+use crate::error::{AwsError, xml_escape};
+use crate::server::{Call, Reply, lock};
 use crate::util::{fnv1a64, iso8601};
 use serde_json::json;
 use std::collections::HashMap;
@@ -33,15 +33,16 @@ fn sts_validation(msg: String) -> AwsError {
 }
 
 /// RoleArn, RoleSessionName and DurationSeconds, checked as STS does.
-fn role_params(f: &HashMap<String, String>, call: &Call<'_>) -> Result<(String, String, Duration), AwsError> {
+fn role_params(
+    f: &HashMap<String, String>,
+    call: &Call<'_>,
+) -> Result<(String, String, Duration), AwsError> {
     let role = f
         .get("RoleArn")
         .cloned()
         .ok_or_else(|| sts_validation("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null".into()))?;
     if role.len() < 20 || !role.starts_with("arn:") {
-        return Err(sts_validation(format!(
-            "{role} is invalid"
-        )));
+        return Err(sts_validation(format!("{role} is invalid")));
     }
     let session = f.get("RoleSessionName").cloned().ok_or_else(|| {
         sts_validation("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null".into())
@@ -59,7 +60,9 @@ fn role_params(f: &HashMap<String, String>, call: &Call<'_>) -> Result<(String, 
         None => call.state.config.sts_default_duration,
         Some(d) => {
             let secs: u64 = d.parse().map_err(|_| {
-                sts_validation(format!("Value '{d}' at 'durationSeconds' is not a valid integer"))
+                sts_validation(format!(
+                    "Value '{d}' at 'durationSeconds' is not a valid integer"
+                ))
             })?;
             if secs < 900 {
                 return Err(sts_validation(format!(
@@ -89,7 +92,9 @@ fn issue(call: &Call<'_>, role: &str, session: &str, duration: Duration) -> (Str
     let pair = KeyPair {
         access_key_id: format!("ASIADBLSTS{n:010}"),
         secret_access_key: format!("doubleStsSecret/{n:024}"),
-        session_token: Some(format!("FwoGZXIvYXdzEDoubleStsToken/{role_name}/{session}/{n}")),
+        session_token: Some(format!(
+            "FwoGZXIvYXdzEDoubleStsToken/{role_name}/{session}/{n}"
+        )),
         principal_arn: assumed_arn.clone(),
         role_arn: Some(role.to_string()),
         expires_at: Some(expires),
@@ -216,7 +221,8 @@ pub(crate) fn imds_token(call: &mut Call<'_>) -> Reply {
     };
     let n = call.state.issued.fetch_add(1, Ordering::SeqCst) + 1;
     let token = format!("AQAEADoubleImdsToken{n:08}==");
-    lock(&call.state.imds_tokens).insert(token.clone(), SystemTime::now() + Duration::from_secs(ttl));
+    lock(&call.state.imds_tokens)
+        .insert(token.clone(), SystemTime::now() + Duration::from_secs(ttl));
     plain(200, &token).header("x-aws-ec2-metadata-token-ttl-seconds", ttl)
 }
 
@@ -256,7 +262,11 @@ pub(crate) fn imds_credentials(call: &mut Call<'_>) -> Reply {
         "Token": pair.session_token,
         "Expiration": iso8601(now + Duration::from_secs(6 * 3600)),
     });
-    Reply::bytes(200, "text/plain", serde_json::to_vec_pretty(&body).unwrap_or_default())
+    Reply::bytes(
+        200,
+        "text/plain",
+        serde_json::to_vec_pretty(&body).unwrap_or_default(),
+    )
 }
 
 /// The ECS container credentials endpoint.
@@ -264,11 +274,15 @@ pub(crate) fn ecs_credentials(call: &mut Call<'_>) -> Reply {
     let Some(ecs) = &call.state.config.ecs else {
         return plain(404, "Not Found");
     };
-    if let Some(expected) = &ecs.auth_token {
-        if call.header("authorization") != Some(expected.as_str()) {
-            let body = json!({"code": "AccessDenied", "message": "Invalid Authorization token"});
-            return Reply::bytes(401, "application/json", serde_json::to_vec(&body).unwrap_or_default());
-        }
+    if let Some(expected) = &ecs.auth_token
+        && call.header("authorization") != Some(expected.as_str())
+    {
+        let body = json!({"code": "AccessDenied", "message": "Invalid Authorization token"});
+        return Reply::bytes(
+            401,
+            "application/json",
+            serde_json::to_vec(&body).unwrap_or_default(),
+        );
     }
     let body = json!({
         "AccessKeyId": ecs.credentials.access_key_id,

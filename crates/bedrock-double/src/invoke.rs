@@ -24,11 +24,11 @@ use crate::body::StreamPlan;
 use crate::catalog::{Family, ModelKind, ModelSpec};
 use crate::converse::{as_arr, as_obj, as_str, only_keys, pacing, required, wrong_type};
 use crate::error::AwsError;
-use crate::script::{extract_marker, Script};
-use crate::util::{count_tokens, fnv1a64, split_even, SplitMix64};
+use crate::script::{Script, extract_marker};
+use crate::util::{SplitMix64, count_tokens, fnv1a64, split_even};
 use base64::Engine;
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// A successful InvokeModel answer.
 #[derive(Debug)]
@@ -45,14 +45,24 @@ pub struct InvokeAnswer {
 pub fn embedding(input: &str, dim: usize, normalize: bool) -> Vec<f32> {
     let mut rng = SplitMix64::new(fnv1a64(input.as_bytes()));
     let raw: Vec<f64> = (0..dim).map(|_| rng.next_signed_unit()).collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
     let scale = if normalize { 1.0 / norm } else { 1.0 };
     raw.iter().map(|x| (x * scale) as f32).collect()
 }
 
 fn int8(v: &[f32]) -> Vec<i64> {
-    let max = v.iter().fold(0f32, |m, x| m.max(x.abs())).max(f32::MIN_POSITIVE);
-    v.iter().map(|x| ((x / max) * 127.0).round() as i64).collect()
+    let max = v
+        .iter()
+        .fold(0f32, |m, x| m.max(x.abs()))
+        .max(f32::MIN_POSITIVE);
+    v.iter()
+        .map(|x| ((x / max) * 127.0).round() as i64)
+        .collect()
 }
 
 fn uint8(v: &[f32]) -> Vec<i64> {
@@ -64,10 +74,11 @@ fn uint8(v: &[f32]) -> Vec<i64> {
 fn packed_bits(v: &[f32], signed: bool) -> Vec<i64> {
     v.chunks(8)
         .map(|c| {
-            let byte = c
-                .iter()
-                .enumerate()
-                .fold(0i64, |b, (i, x)| if *x > 0.0 { b | (1 << (7 - i)) } else { b });
+            let byte =
+                c.iter().enumerate().fold(
+                    0i64,
+                    |b, (i, x)| if *x > 0.0 { b | (1 << (7 - i)) } else { b },
+                );
             if signed { byte - 128 } else { byte }
         })
         .collect()
@@ -99,7 +110,9 @@ fn uuid_from(seed: u64) -> String {
 fn enum_str<'a>(v: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a str, AwsError> {
     let s = as_str(v, path)?;
     if !allowed.contains(&s) {
-        return Err(AwsError::malformed(format!("{path}: {s} is not a valid enum value")));
+        return Err(AwsError::malformed(format!(
+            "{path}: {s} is not a valid enum value"
+        )));
     }
     Ok(s)
 }
@@ -107,7 +120,9 @@ fn enum_str<'a>(v: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a str, A
 fn int_in(v: &Value, path: &str, allowed: &[u64]) -> Result<usize, AwsError> {
     let n = v.as_u64().ok_or_else(|| wrong_type(path, "Integer", v))?;
     if !allowed.contains(&n) {
-        return Err(AwsError::malformed(format!("{path}: {n} is not a valid enum value")));
+        return Err(AwsError::malformed(format!(
+            "{path}: {n} is not a valid enum value"
+        )));
     }
     Ok(n as usize)
 }
@@ -126,9 +141,8 @@ fn marker_in(texts: &mut [String]) -> Result<Option<Script>, AwsError> {
 /// Parses the request body as a JSON object (InvokeModel bodies must be JSON
 /// for every modelled family).
 pub fn parse_body(body: &[u8]) -> Result<Value, AwsError> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| {
-        AwsError::malformed("#: expected type: JSONObject, found: String")
-    })?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| AwsError::malformed("#: expected type: JSONObject, found: String"))?;
     as_obj(&v, "#")?;
     Ok(v)
 }
@@ -206,13 +220,19 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
         }
         // Titan Text Embeddings V2: {inputText, dimensions, normalize, embeddingTypes}
         Family::TitanEmbedV2 => {
-            only_keys(o, &["inputText", "dimensions", "normalize", "embeddingTypes"], "#")?;
+            only_keys(
+                o,
+                &["inputText", "dimensions", "normalize", "embeddingTypes"],
+                "#",
+            )?;
             r.texts.push(titan_text(o)?);
             if let Some(d) = o.get("dimensions") {
                 r.dimension = int_in(d, "#/dimensions", &[256, 512, 1024])?;
             }
             if let Some(n) = o.get("normalize") {
-                r.normalize = n.as_bool().ok_or_else(|| wrong_type("#/normalize", "Boolean", n))?;
+                r.normalize = n
+                    .as_bool()
+                    .ok_or_else(|| wrong_type("#/normalize", "Boolean", n))?;
             }
             r.types = vec!["float".into()];
             if let Some(t) = o.get("embeddingTypes") {
@@ -221,18 +241,38 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
         }
         // Cohere Embed v3: {texts|images, input_type, truncate, embedding_types}
         Family::CohereEmbedV3 => {
-            only_keys(o, &["texts", "images", "input_type", "truncate", "embedding_types"], "#")?;
+            only_keys(
+                o,
+                &[
+                    "texts",
+                    "images",
+                    "input_type",
+                    "truncate",
+                    "embedding_types",
+                ],
+                "#",
+            )?;
             enum_str(
                 required(o, "input_type", "#")?,
                 "#/input_type",
-                &["search_document", "search_query", "classification", "clustering", "image"],
+                &[
+                    "search_document",
+                    "search_query",
+                    "classification",
+                    "clustering",
+                    "image",
+                ],
             )?;
             if let Some(t) = o.get("truncate") {
                 enum_str(t, "#/truncate", &["NONE", "START", "END"])?;
             }
             cohere_inputs(o, &mut r, 2048, 1)?;
             if let Some(t) = o.get("embedding_types") {
-                r.types = type_list(t, "#/embedding_types", &["float", "int8", "uint8", "binary", "ubinary"])?;
+                r.types = type_list(
+                    t,
+                    "#/embedding_types",
+                    &["float", "int8", "uint8", "binary", "ubinary"],
+                )?;
                 r.by_type = true;
             }
         }
@@ -241,13 +281,27 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
         Family::CohereEmbedV4 => {
             only_keys(
                 o,
-                &["input_type", "texts", "images", "inputs", "embedding_types", "output_dimension", "max_tokens", "truncate"],
+                &[
+                    "input_type",
+                    "texts",
+                    "images",
+                    "inputs",
+                    "embedding_types",
+                    "output_dimension",
+                    "max_tokens",
+                    "truncate",
+                ],
                 "#",
             )?;
             enum_str(
                 required(o, "input_type", "#")?,
                 "#/input_type",
-                &["search_document", "search_query", "classification", "clustering"],
+                &[
+                    "search_document",
+                    "search_query",
+                    "classification",
+                    "clustering",
+                ],
             )?;
             if let Some(t) = o.get("truncate") {
                 enum_str(t, "#/truncate", &["NONE", "LEFT", "RIGHT"])?;
@@ -256,7 +310,9 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
                 r.dimension = int_in(d, "#/output_dimension", &[256, 512, 1024, 1536])?;
             }
             if let Some(m) = o.get("max_tokens") {
-                let n = m.as_u64().ok_or_else(|| wrong_type("#/max_tokens", "Integer", m))?;
+                let n = m
+                    .as_u64()
+                    .ok_or_else(|| wrong_type("#/max_tokens", "Integer", m))?;
                 if n == 0 || n > 128_000 {
                     return Err(AwsError::malformed(format!(
                         "#/max_tokens: {n} is not less or equal to 128000 and greater than 0"
@@ -275,7 +331,11 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
             }
             r.types = vec!["float".into()];
             if let Some(t) = o.get("embedding_types") {
-                r.types = type_list(t, "#/embedding_types", &["float", "int8", "uint8", "binary", "ubinary"])?;
+                r.types = type_list(
+                    t,
+                    "#/embedding_types",
+                    &["float", "int8", "uint8", "binary", "ubinary"],
+                )?;
             }
             r.by_type = true;
         }
@@ -286,7 +346,8 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
                 r.texts.push(as_str(t, "#/inputText")?.to_string());
             } else if let Some(ts) = o.get("texts") {
                 for (i, t) in as_arr(ts, "#/texts")?.iter().enumerate() {
-                    r.texts.push(as_str(t, &format!("#/texts/{i}"))?.to_string());
+                    r.texts
+                        .push(as_str(t, &format!("#/texts/{i}"))?.to_string());
                 }
             }
         }
@@ -300,7 +361,9 @@ fn parse_embed(model: &ModelSpec, v: &Value) -> Result<EmbedRequest, AwsError> {
 fn titan_text(o: &Map<String, Value>) -> Result<String, AwsError> {
     let t = as_str(required(o, "inputText", "#")?, "#/inputText")?;
     if t.is_empty() {
-        return Err(AwsError::malformed("#/inputText: expected minLength: 1, actual: 0"));
+        return Err(AwsError::malformed(
+            "#/inputText: expected minLength: 1, actual: 0",
+        ));
     }
     // Titan Embeddings accept up to 8192 tokens (about 50,000 characters).
     if t.chars().count() > 50_000 {
@@ -315,7 +378,9 @@ fn titan_text(o: &Map<String, Value>) -> Result<String, AwsError> {
 fn type_list(v: &Value, path: &str, allowed: &[&str]) -> Result<Vec<String>, AwsError> {
     let arr = as_arr(v, path)?;
     if arr.is_empty() {
-        return Err(AwsError::malformed(format!("{path}: expected minimum item count: 1, found: 0")));
+        return Err(AwsError::malformed(format!(
+            "{path}: expected minimum item count: 1, found: 0"
+        )));
     }
     arr.iter()
         .enumerate()
@@ -323,9 +388,16 @@ fn type_list(v: &Value, path: &str, allowed: &[&str]) -> Result<Vec<String>, Aws
         .collect()
 }
 
-fn cohere_inputs(o: &Map<String, Value>, r: &mut EmbedRequest, max_chars: usize, max_images: usize) -> Result<(), AwsError> {
+fn cohere_inputs(
+    o: &Map<String, Value>,
+    r: &mut EmbedRequest,
+    max_chars: usize,
+    max_images: usize,
+) -> Result<(), AwsError> {
     match (o.get("texts"), o.get("images")) {
-        (Some(_), Some(_)) => Err(AwsError::malformed("#: only one of [texts, images] may be provided")),
+        (Some(_), Some(_)) => Err(AwsError::malformed(
+            "#: only one of [texts, images] may be provided",
+        )),
         (None, None) => Err(AwsError::malformed("#: required key [texts] not found")),
         (Some(ts), None) => {
             let arr = as_arr(ts, "#/texts")?;
@@ -359,7 +431,8 @@ fn cohere_inputs(o: &Map<String, Value>, r: &mut EmbedRequest, max_chars: usize,
             for (i, im) in arr.iter().enumerate() {
                 let s = as_str(im, &format!("#/images/{i}"))?;
                 data_uri(s, &format!("#/images/{i}"))?;
-                r.texts.push(format!("image:{:016x}", fnv1a64(s.as_bytes())));
+                r.texts
+                    .push(format!("image:{:016x}", fnv1a64(s.as_bytes())));
                 r.is_image.push(true);
             }
             Ok(())
@@ -373,7 +446,11 @@ fn data_uri(s: &str, path: &str) -> Result<(), AwsError> {
         .strip_prefix("data:image/")
         .and_then(|r| r.split_once(";base64,"))
         .filter(|(fmt, _)| ["png", "jpeg", "jpg", "gif", "webp"].contains(fmt))
-        .is_some_and(|(_, data)| base64::engine::general_purpose::STANDARD.decode(data).is_ok());
+        .is_some_and(|(_, data)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .is_ok()
+        });
     if ok {
         Ok(())
     } else {
@@ -401,7 +478,11 @@ fn cohere_v4_inputs(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), 
         for (k, part) in parts.iter().enumerate() {
             let pp = format!("{p}/content/{k}");
             let po = as_obj(part, &pp)?;
-            let ty = enum_str(required(po, "type", &pp)?, &format!("{pp}/type"), &["text", "image_url"])?;
+            let ty = enum_str(
+                required(po, "type", &pp)?,
+                &format!("{pp}/type"),
+                &["text", "image_url"],
+            )?;
             if ty == "text" {
                 only_keys(po, &["type", "text"], &pp)?;
                 text.push_str(as_str(required(po, "text", &pp)?, &format!("{pp}/text"))?);
@@ -413,7 +494,10 @@ fn cohere_v4_inputs(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), 
                 let uri = match iu {
                     Value::Object(m) => {
                         only_keys(m, &["url"], &format!("{pp}/image_url"))?;
-                        as_str(required(m, "url", &format!("{pp}/image_url"))?, &format!("{pp}/image_url/url"))?
+                        as_str(
+                            required(m, "url", &format!("{pp}/image_url"))?,
+                            &format!("{pp}/image_url/url"),
+                        )?
                     }
                     other => as_str(other, &format!("{pp}/image_url"))?,
                 };
@@ -431,28 +515,54 @@ fn cohere_v4_inputs(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), 
 /// Nova Multimodal Embeddings, synchronous SINGLE_EMBEDDING request.
 /// https://docs.aws.amazon.com/nova/latest/userguide/embeddings-schema.html
 fn parse_nova_embed(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), AwsError> {
-    only_keys(o, &["schemaVersion", "taskType", "singleEmbeddingParams"], "#")?;
+    only_keys(
+        o,
+        &["schemaVersion", "taskType", "singleEmbeddingParams"],
+        "#",
+    )?;
     if let Some(s) = o.get("schemaVersion") {
         enum_str(s, "#/schemaVersion", &["nova-multimodal-embed-v1"])?;
     }
-    enum_str(required(o, "taskType", "#")?, "#/taskType", &["SINGLE_EMBEDDING"])?;
+    enum_str(
+        required(o, "taskType", "#")?,
+        "#/taskType",
+        &["SINGLE_EMBEDDING"],
+    )?;
     let p = "#/singleEmbeddingParams";
     let sp = as_obj(required(o, "singleEmbeddingParams", "#")?, p)?;
     only_keys(
         sp,
-        &["embeddingPurpose", "embeddingDimension", "text", "image", "audio", "video"],
+        &[
+            "embeddingPurpose",
+            "embeddingDimension",
+            "text",
+            "image",
+            "audio",
+            "video",
+        ],
         p,
     )?;
     enum_str(
         required(sp, "embeddingPurpose", p)?,
         &format!("{p}/embeddingPurpose"),
         &[
-            "GENERIC_INDEX", "GENERIC_RETRIEVAL", "TEXT_RETRIEVAL", "IMAGE_RETRIEVAL", "VIDEO_RETRIEVAL",
-            "DOCUMENT_RETRIEVAL", "AUDIO_RETRIEVAL", "CLASSIFICATION", "CLUSTERING",
+            "GENERIC_INDEX",
+            "GENERIC_RETRIEVAL",
+            "TEXT_RETRIEVAL",
+            "IMAGE_RETRIEVAL",
+            "VIDEO_RETRIEVAL",
+            "DOCUMENT_RETRIEVAL",
+            "AUDIO_RETRIEVAL",
+            "CLASSIFICATION",
+            "CLUSTERING",
         ],
     )?;
     if let Some(d) = sp.get("embeddingDimension") {
-        r.dimension = int_in(d, &format!("{p}/embeddingDimension"), &[256, 384, 1024, 3072])?;
+        r.dimension = int_in(
+            d,
+            &format!("{p}/embeddingDimension"),
+            &[256, 384, 1024, 3072],
+        )?;
     }
     let modalities: Vec<&str> = ["text", "image", "audio", "video"]
         .into_iter()
@@ -470,12 +580,18 @@ fn parse_nova_embed(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), 
     match kind {
         "text" => {
             only_keys(m, &["truncationMode", "value", "source"], &mp)?;
-            enum_str(required(m, "truncationMode", &mp)?, &format!("{mp}/truncationMode"), &["START", "END", "NONE"])?;
+            enum_str(
+                required(m, "truncationMode", &mp)?,
+                &format!("{mp}/truncationMode"),
+                &["START", "END", "NONE"],
+            )?;
             match (m.get("value"), m.get("source")) {
                 (Some(v), None) => {
                     let t = as_str(v, &format!("{mp}/value"))?;
                     if t.is_empty() {
-                        return Err(AwsError::malformed(format!("{mp}/value: expected minLength: 1, actual: 0")));
+                        return Err(AwsError::malformed(format!(
+                            "{mp}/value: expected minLength: 1, actual: 0"
+                        )));
                     }
                     r.texts.push(t.to_string());
                 }
@@ -483,19 +599,32 @@ fn parse_nova_embed(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), 
                     nova_source(s, &format!("{mp}/source"))?;
                     r.texts.push(format!("source:{}", s));
                 }
-                _ => return Err(AwsError::malformed(format!("{mp}: exactly one of [value, source] is required"))),
+                _ => {
+                    return Err(AwsError::malformed(format!(
+                        "{mp}: exactly one of [value, source] is required"
+                    )));
+                }
             }
             r.is_image.push(false);
         }
         "image" => {
             only_keys(m, &["format", "source", "detailLevel"], &mp)?;
-            enum_str(required(m, "format", &mp)?, &format!("{mp}/format"), &["png", "jpeg", "gif", "webp"])?;
+            enum_str(
+                required(m, "format", &mp)?,
+                &format!("{mp}/format"),
+                &["png", "jpeg", "gif", "webp"],
+            )?;
             if let Some(d) = m.get("detailLevel") {
-                enum_str(d, &format!("{mp}/detailLevel"), &["STANDARD_IMAGE", "DOCUMENT_IMAGE"])?;
+                enum_str(
+                    d,
+                    &format!("{mp}/detailLevel"),
+                    &["STANDARD_IMAGE", "DOCUMENT_IMAGE"],
+                )?;
             }
             let s = required(m, "source", &mp)?;
             nova_source(s, &format!("{mp}/source"))?;
-            r.texts.push(format!("image:{:016x}", fnv1a64(s.to_string().as_bytes())));
+            r.texts
+                .push(format!("image:{:016x}", fnv1a64(s.to_string().as_bytes())));
             r.is_image.push(true);
         }
         _ => {
@@ -503,7 +632,8 @@ fn parse_nova_embed(o: &Map<String, Value>, r: &mut EmbedRequest) -> Result<(), 
             required(m, "format", &mp)?;
             let s = required(m, "source", &mp)?;
             nova_source(s, &format!("{mp}/source"))?;
-            r.texts.push(format!("{kind}:{:016x}", fnv1a64(s.to_string().as_bytes())));
+            r.texts
+                .push(format!("{kind}:{:016x}", fnv1a64(s.to_string().as_bytes())));
             r.is_image.push(false);
         }
     }
@@ -514,7 +644,9 @@ fn nova_source(v: &Value, path: &str) -> Result<(), AwsError> {
     let o = as_obj(v, path)?;
     only_keys(o, &["bytes", "s3Location"], path)?;
     if o.len() != 1 {
-        return Err(AwsError::malformed(format!("{path}: exactly one of [bytes, s3Location] is required")));
+        return Err(AwsError::malformed(format!(
+            "{path}: exactly one of [bytes, s3Location] is required"
+        )));
     }
     if let Some(b) = o.get("bytes") {
         let s = as_str(b, &format!("{path}/bytes"))?;
@@ -541,7 +673,12 @@ pub fn answer_embed(r: &EmbedRequest, seed_extra: &str) -> InvokeAnswer {
             let mut by_type = Map::new();
             for t in &r.types {
                 let v = if t == "binary" {
-                    json!(first.iter().map(|x| i64::from(*x > 0.0)).collect::<Vec<_>>())
+                    json!(
+                        first
+                            .iter()
+                            .map(|x| i64::from(*x > 0.0))
+                            .collect::<Vec<_>>()
+                    )
                 } else {
                     json!(first)
                 };
@@ -560,7 +697,10 @@ pub fn answer_embed(r: &EmbedRequest, seed_extra: &str) -> InvokeAnswer {
             if r.by_type {
                 let mut by_type = Map::new();
                 for t in &r.types {
-                    by_type.insert(t.clone(), Value::Array(vecs.iter().map(|v| typed(v, t)).collect()));
+                    by_type.insert(
+                        t.clone(),
+                        Value::Array(vecs.iter().map(|v| typed(v, t)).collect()),
+                    );
                 }
                 json!({"id": id, "embeddings": by_type, "response_type": "embeddings_by_type", "texts": texts})
             } else {
@@ -599,21 +739,38 @@ fn parse_rerank_body(model: &ModelSpec, v: &Value) -> Result<RerankRequest, AwsE
     let o = as_obj(v, "#")?;
     let cohere = model.family == Family::CohereRerank;
     if cohere {
-        only_keys(o, &["query", "documents", "top_n", "api_version", "max_tokens_per_doc"], "#")?;
+        only_keys(
+            o,
+            &[
+                "query",
+                "documents",
+                "top_n",
+                "api_version",
+                "max_tokens_per_doc",
+            ],
+            "#",
+        )?;
         let av = required(o, "api_version", "#")?;
-        let n = av.as_u64().ok_or_else(|| wrong_type("#/api_version", "Integer", av))?;
+        let n = av
+            .as_u64()
+            .ok_or_else(|| wrong_type("#/api_version", "Integer", av))?;
         if n < 2 {
-            return Err(AwsError::malformed(format!("#/api_version: {n} is not greater or equal to 2")));
+            return Err(AwsError::malformed(format!(
+                "#/api_version: {n} is not greater or equal to 2"
+            )));
         }
         if let Some(m) = o.get("max_tokens_per_doc") {
-            m.as_u64().ok_or_else(|| wrong_type("#/max_tokens_per_doc", "Integer", m))?;
+            m.as_u64()
+                .ok_or_else(|| wrong_type("#/max_tokens_per_doc", "Integer", m))?;
         }
     } else {
         only_keys(o, &["query", "documents", "top_n"], "#")?;
     }
     let query = as_str(required(o, "query", "#")?, "#/query")?.to_string();
     if query.is_empty() {
-        return Err(AwsError::malformed("#/query: expected minLength: 1, actual: 0"));
+        return Err(AwsError::malformed(
+            "#/query: expected minLength: 1, actual: 0",
+        ));
     }
     let docs = as_arr(required(o, "documents", "#")?, "#/documents")?;
     if docs.is_empty() || docs.len() > 1000 {
@@ -633,9 +790,13 @@ fn parse_rerank_body(model: &ModelSpec, v: &Value) -> Result<RerankRequest, AwsE
     let top_n = match o.get("top_n") {
         None | Some(Value::Null) => None,
         Some(t) => {
-            let n = t.as_u64().ok_or_else(|| wrong_type("#/top_n", "Integer", t))?;
+            let n = t
+                .as_u64()
+                .ok_or_else(|| wrong_type("#/top_n", "Integer", t))?;
             if n == 0 {
-                return Err(AwsError::malformed("#/top_n: 0 is not greater or equal to 1"));
+                return Err(AwsError::malformed(
+                    "#/top_n: 0 is not greater or equal to 1",
+                ));
             }
             Some(n as usize)
         }
@@ -661,7 +822,11 @@ pub fn relevance(query: &str, doc: &str) -> f64 {
     let q = words(query);
     let d = words(doc);
     let hits = q.iter().filter(|w| d.contains(w)).count();
-    let overlap = if q.is_empty() { 0.0 } else { hits as f64 / q.len() as f64 };
+    let overlap = if q.is_empty() {
+        0.0
+    } else {
+        hits as f64 / q.len() as f64
+    };
     let tie = (fnv1a64(doc.as_bytes()) % 1000) as f64 / 100_000.0;
     0.05 + 0.9 * overlap + tie
 }
@@ -733,17 +898,24 @@ const ANTHROPIC_KEYS: &[&str] = &[
 fn parse_anthropic(v: &Value) -> Result<AnthropicRequest, AwsError> {
     let o = as_obj(v, "#")?;
     only_keys(o, ANTHROPIC_KEYS, "#")?;
-    let ver = as_str(required(o, "anthropic_version", "#")?, "#/anthropic_version")?;
+    let ver = as_str(
+        required(o, "anthropic_version", "#")?,
+        "#/anthropic_version",
+    )?;
     if ver != "bedrock-2023-05-31" {
         return Err(AwsError::malformed(format!(
             "#/anthropic_version: {ver} is not a valid enum value"
         )));
     }
     let mt = required(o, "max_tokens", "#")?;
-    let max_tokens = mt.as_u64().ok_or_else(|| wrong_type("#/max_tokens", "Integer", mt))?;
+    let max_tokens = mt
+        .as_u64()
+        .ok_or_else(|| wrong_type("#/max_tokens", "Integer", mt))?;
     let messages = as_arr(required(o, "messages", "#")?, "#/messages")?;
     if messages.is_empty() {
-        return Err(AwsError::malformed("#/messages: expected minimum item count: 1, found: 0"));
+        return Err(AwsError::malformed(
+            "#/messages: expected minimum item count: 1, found: 0",
+        ));
     }
     let mut all = String::new();
     if let Some(s) = o.get("system") {
@@ -754,7 +926,11 @@ fn parse_anthropic(v: &Value) -> Result<AnthropicRequest, AwsError> {
         let p = format!("#/messages/{i}");
         let mo = as_obj(m, &p)?;
         only_keys(mo, &["role", "content"], &p)?;
-        let role = enum_str(required(mo, "role", &p)?, &format!("{p}/role"), &["user", "assistant"])?;
+        let role = enum_str(
+            required(mo, "role", &p)?,
+            &format!("{p}/role"),
+            &["user", "assistant"],
+        )?;
         let content = required(mo, "content", &p)?;
         let text = match content {
             Value::String(s) => s.clone(),
@@ -864,28 +1040,58 @@ pub fn stream_anthropic(r: &AnthropicRequest, script: &Script, model: &ModelSpec
     );
     let mut index = 0;
     if let Some((t, sig)) = &a.reasoning {
-        chunk(&mut plan, json!({"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": ""}}));
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": ""}}),
+        );
         for piece in split_even(t, a.deltas) {
-            chunk(&mut plan, json!({"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}}));
+            chunk(
+                &mut plan,
+                json!({"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}}),
+            );
         }
-        chunk(&mut plan, json!({"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": sig}}));
-        chunk(&mut plan, json!({"type": "content_block_stop", "index": index}));
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": sig}}),
+        );
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_stop", "index": index}),
+        );
         index += 1;
     }
     if let Some(t) = &a.text {
-        chunk(&mut plan, json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}));
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
+        );
         for piece in split_even(t, a.deltas) {
-            chunk(&mut plan, json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}));
+            chunk(
+                &mut plan,
+                json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}),
+            );
         }
-        chunk(&mut plan, json!({"type": "content_block_stop", "index": index}));
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_stop", "index": index}),
+        );
         index += 1;
     }
     for (id, name, input_json, chunks) in &a.tools {
-        chunk(&mut plan, json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}));
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_start", "index": index, "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}}),
+        );
         for piece in split_even(input_json, *chunks) {
-            chunk(&mut plan, json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}}));
+            chunk(
+                &mut plan,
+                json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            );
         }
-        chunk(&mut plan, json!({"type": "content_block_stop", "index": index}));
+        chunk(
+            &mut plan,
+            json!({"type": "content_block_stop", "index": index}),
+        );
         index += 1;
     }
     chunk(
@@ -907,30 +1113,67 @@ mod tests {
     use crate::catalog::builtin_models;
 
     fn model(id: &str) -> ModelSpec {
-        builtin_models().into_iter().find(|m| m.id == id).expect("model in catalogue")
+        builtin_models()
+            .into_iter()
+            .find(|m| m.id == id)
+            .expect("model in catalogue")
     }
 
     fn err(m: &str, v: Value) -> String {
-        parse(&model(m), &v).err().map(|e| e.message).unwrap_or_default()
+        parse(&model(m), &v)
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default()
     }
 
     #[test]
     fn embedding_bodies() {
-        assert!(err("amazon.titan-embed-text-v1", json!({"inputText":"a","dimensions":256})).contains("extraneous key [dimensions]"));
-        assert!(err("amazon.titan-embed-text-v2:0", json!({"dimensions":256})).contains("required key [inputText] not found"));
-        assert!(err("amazon.titan-embed-text-v2:0", json!({"inputText":"a","dimensions":300})).contains("300 is not a valid enum value"));
-        assert!(err("cohere.embed-english-v3", json!({"texts":["a"]})).contains("required key [input_type]"));
+        assert!(
+            err(
+                "amazon.titan-embed-text-v1",
+                json!({"inputText":"a","dimensions":256})
+            )
+            .contains("extraneous key [dimensions]")
+        );
+        assert!(
+            err("amazon.titan-embed-text-v2:0", json!({"dimensions":256}))
+                .contains("required key [inputText] not found")
+        );
+        assert!(
+            err(
+                "amazon.titan-embed-text-v2:0",
+                json!({"inputText":"a","dimensions":300})
+            )
+            .contains("300 is not a valid enum value")
+        );
+        assert!(
+            err("cohere.embed-english-v3", json!({"texts":["a"]}))
+                .contains("required key [input_type]")
+        );
         let many: Vec<String> = (0..97).map(|i| i.to_string()).collect();
-        assert!(err("cohere.embed-english-v3", json!({"texts":many,"input_type":"search_query"})).contains("maximum item count: 96"));
+        assert!(
+            err(
+                "cohere.embed-english-v3",
+                json!({"texts":many,"input_type":"search_query"})
+            )
+            .contains("maximum item count: 96")
+        );
         let nova_bad = json!({"taskType":"SINGLE_EMBEDDING","singleEmbeddingParams":{"embeddingPurpose":"GENERIC_INDEX","inputText":"x"}});
-        assert!(err("amazon.nova-2-multimodal-embeddings-v1:0", nova_bad).contains("extraneous key [inputText]"));
+        assert!(
+            err("amazon.nova-2-multimodal-embeddings-v1:0", nova_bad)
+                .contains("extraneous key [inputText]")
+        );
         let ok = json!({"texts":["hello"],"input_type":"search_query","embedding_types":["float","int8"]});
-        let (Parsed::Embed(r), _) = parse(&model("cohere.embed-english-v3"), &ok).expect("valid") else {
+        let (Parsed::Embed(r), _) = parse(&model("cohere.embed-english-v3"), &ok).expect("valid")
+        else {
             panic!("embed");
         };
         let a = answer_embed(&r, "");
         assert_eq!(a.body["response_type"], "embeddings_by_type");
-        assert_eq!(a.body["embeddings"]["float"][0].as_array().map(Vec::len), Some(1024));
+        assert_eq!(
+            a.body["embeddings"]["float"][0].as_array().map(Vec::len),
+            Some(1024)
+        );
     }
 
     #[test]
@@ -946,13 +1189,22 @@ mod tests {
     fn rerank_orders_by_overlap() {
         let r = RerankRequest {
             query: "capital of France".into(),
-            documents: vec!["Berlin is in Germany".into(), "Paris is the capital of France".into()],
+            documents: vec![
+                "Berlin is in Germany".into(),
+                "Paris is the capital of France".into(),
+            ],
             top_n: Some(1),
             cohere: false,
         };
         let ranked = rank(&r, None);
         assert_eq!(ranked.len(), 1);
         assert_eq!(ranked[0].0, 1);
-        assert!(err("cohere.rerank-v3-5:0", json!({"query":"q","documents":["d"]})).contains("required key [api_version]"));
+        assert!(
+            err(
+                "cohere.rerank-v3-5:0",
+                json!({"query":"q","documents":["d"]})
+            )
+            .contains("required key [api_version]")
+        );
     }
 }

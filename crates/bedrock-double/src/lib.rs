@@ -39,9 +39,11 @@ pub use catalog::{ApplicationProfile, Family, ModelKind, ModelSpec};
 pub use config::*;
 pub use error::AwsError;
 pub use record::{Operation, RecordedRequest};
-pub use script::{ErrorScript, Matcher, Script, Stall, StreamException, ToolCall, Usage, MARKER_OPEN};
+pub use script::{
+    ErrorScript, MARKER_OPEN, Matcher, Script, Stall, StreamException, ToolCall, Usage,
+};
 
-use server::{lock, State};
+use server::{State, lock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;

@@ -6,7 +6,8 @@ use bedrock_double::{ApiKey, Double, DoubleConfig, KeyPair};
 use std::io::Write;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: bedrock-double [--port N] [--access-key AK --secret-key SK [--session-token T]] \
+const USAGE: &str =
+    "usage: bedrock-double [--port N] [--access-key AK --secret-key SK [--session-token T]] \
 [--api-key KEY] [--api-key-region REGION] [--log FILE]
 
 Defaults: a free port; the built-in test credentials (see the crate README) are always accepted.";
@@ -75,7 +76,10 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "{}", double.url());
     let _ = out.flush();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bedrock-double: {e}");

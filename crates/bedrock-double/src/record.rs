@@ -177,7 +177,13 @@ mod tests {
     fn redaction() {
         let v = "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=abc";
         assert!(redact_header("authorization", v).ends_with("Signature=<redacted>"));
-        assert_eq!(redact_header("authorization", "Bearer ABSKxyz"), "Bearer <redacted>");
-        assert_eq!(redact_header("content-type", "application/json"), "application/json");
+        assert_eq!(
+            redact_header("authorization", "Bearer ABSKxyz"),
+            "Bearer <redacted>"
+        );
+        assert_eq!(
+            redact_header("content-type", "application/json"),
+            "application/json"
+        );
     }
 }

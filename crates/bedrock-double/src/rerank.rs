@@ -11,11 +11,11 @@
 use crate::catalog::{ModelKind, Route};
 use crate::converse::{as_arr, as_obj, as_str, only_keys, required};
 use crate::error::AwsError;
-use crate::invoke::{rank, RerankRequest};
+use crate::invoke::{RerankRequest, rank};
 use crate::runtime::{check_access, finish, parse_json};
 use crate::script::extract_marker;
 use crate::server::{Call, Reply};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn length_error(at: &str, value: usize, rule: &str) -> AwsError {
     AwsError::validation(format!(
@@ -39,7 +39,11 @@ fn enum_is(v: &Value, path: &str, expected: &[&str]) -> Result<String, AwsError>
 pub(crate) fn rerank(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let body = parse_json(call.body)?;
     let root = as_obj(&body, "#")?;
-    only_keys(root, &["queries", "sources", "rerankingConfiguration", "nextToken"], "#")?;
+    only_keys(
+        root,
+        &["queries", "sources", "rerankingConfiguration", "nextToken"],
+        "#",
+    )?;
 
     let queries = as_arr(required(root, "queries", "#")?, "#/queries")?;
     if queries.len() != 1 {
@@ -51,10 +55,20 @@ pub(crate) fn rerank(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     }
     let q = as_obj(&queries[0], "#/queries/0")?;
     only_keys(q, &["type", "textQuery"], "#/queries/0")?;
-    enum_is(required(q, "type", "#/queries/0")?, "#/queries/0/type", &["TEXT"])?;
-    let tq = as_obj(required(q, "textQuery", "#/queries/0")?, "#/queries/0/textQuery")?;
-    let mut query = as_str(required(tq, "text", "#/queries/0/textQuery")?, "#/queries/0/textQuery/text")?
-        .to_string();
+    enum_is(
+        required(q, "type", "#/queries/0")?,
+        "#/queries/0/type",
+        &["TEXT"],
+    )?;
+    let tq = as_obj(
+        required(q, "textQuery", "#/queries/0")?,
+        "#/queries/0/textQuery",
+    )?;
+    let mut query = as_str(
+        required(tq, "text", "#/queries/0/textQuery")?,
+        "#/queries/0/textQuery/text",
+    )?
+    .to_string();
 
     let sources = as_arr(required(root, "sources", "#")?, "#/sources")?;
     if sources.is_empty() || sources.len() > 1000 {
@@ -73,10 +87,23 @@ pub(crate) fn rerank(call: &mut Call<'_>) -> Result<Reply, AwsError> {
         let dp = format!("{p}/inlineDocumentSource");
         let d = as_obj(required(so, "inlineDocumentSource", &p)?, &dp)?;
         only_keys(d, &["type", "textDocument", "jsonDocument"], &dp)?;
-        let ty = enum_is(required(d, "type", &dp)?, &format!("{dp}/type"), &["TEXT", "JSON"])?;
+        let ty = enum_is(
+            required(d, "type", &dp)?,
+            &format!("{dp}/type"),
+            &["TEXT", "JSON"],
+        )?;
         if ty == "TEXT" {
-            let td = as_obj(required(d, "textDocument", &dp)?, &format!("{dp}/textDocument"))?;
-            documents.push(as_str(required(td, "text", &dp)?, &format!("{dp}/textDocument/text"))?.to_string());
+            let td = as_obj(
+                required(d, "textDocument", &dp)?,
+                &format!("{dp}/textDocument"),
+            )?;
+            documents.push(
+                as_str(
+                    required(td, "text", &dp)?,
+                    &format!("{dp}/textDocument/text"),
+                )?
+                .to_string(),
+            );
         } else {
             documents.push(required(d, "jsonDocument", &dp)?.to_string());
         }
@@ -85,7 +112,11 @@ pub(crate) fn rerank(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let cp = "#/rerankingConfiguration";
     let rc = as_obj(required(root, "rerankingConfiguration", "#")?, cp)?;
     only_keys(rc, &["type", "bedrockRerankingConfiguration"], cp)?;
-    enum_is(required(rc, "type", cp)?, &format!("{cp}/type"), &["BEDROCK_RERANKING_MODEL"])?;
+    enum_is(
+        required(rc, "type", cp)?,
+        &format!("{cp}/type"),
+        &["BEDROCK_RERANKING_MODEL"],
+    )?;
     let bp = format!("{cp}/bedrockRerankingConfiguration");
     let brc = as_obj(required(rc, "bedrockRerankingConfiguration", cp)?, &bp)?;
     only_keys(brc, &["numberOfResults", "modelConfiguration"], &bp)?;
@@ -101,7 +132,10 @@ pub(crate) fn rerank(call: &mut Call<'_>) -> Result<Reply, AwsError> {
         .catalog
         .resolve(&arn, &call.region)
         .map_err(|_| invalid_arn())?;
-    if !arn.starts_with("arn:") || resolved.route != Route::Direct || resolved.model.kind != ModelKind::Rerank {
+    if !arn.starts_with("arn:")
+        || resolved.route != Route::Direct
+        || resolved.model.kind != ModelKind::Rerank
+    {
         return Err(invalid_arn());
     }
     call.resolved = Some(resolved.model.id.clone());
@@ -110,10 +144,9 @@ pub(crate) fn rerank(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let top_n = match brc.get("numberOfResults") {
         None => None,
         Some(n) => {
-            let n = n
-                .as_u64()
-                .ok_or_else(|| crate::converse::wrong_type(&format!("{bp}/numberOfResults"), "Integer", n))?
-                as usize;
+            let n = n.as_u64().ok_or_else(|| {
+                crate::converse::wrong_type(&format!("{bp}/numberOfResults"), "Integer", n)
+            })? as usize;
             if n == 0 || n > 1000 {
                 return Err(length_error(
                     "rerankingConfiguration.bedrockRerankingConfiguration.numberOfResults",

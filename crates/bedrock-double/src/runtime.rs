@@ -42,7 +42,10 @@ pub(crate) fn check_access(call: &Call<'_>, r: &Resolved) -> Result<(), AwsError
         }
         let resource = if *model == r.model.id {
             r.model.arn(&call.region)
-        } else if model == requested || *model == r.resource_arn || Some(model.as_str()) == profile_id {
+        } else if model == requested
+            || *model == r.resource_arn
+            || Some(model.as_str()) == profile_id
+        {
             r.resource_arn.clone()
         } else {
             continue;
@@ -80,11 +83,19 @@ pub(crate) fn finish(script: &Script, mut reply: Reply) -> Result<Reply, AwsErro
     Ok(reply)
 }
 
-fn stream_reply(script: &Script, steps: Vec<crate::body::Step>, invoke: bool) -> Result<Reply, AwsError> {
+fn stream_reply(
+    script: &Script,
+    steps: Vec<crate::body::Step>,
+    invoke: bool,
+) -> Result<Reply, AwsError> {
     if let Some(e) = script.http_error() {
         return Err(e);
     }
-    let mut reply = Reply::bytes(200, "application/vnd.amazon.eventstream", bytes::Bytes::new());
+    let mut reply = Reply::bytes(
+        200,
+        "application/vnd.amazon.eventstream",
+        bytes::Bytes::new(),
+    );
     reply.body = DoubleBody::stream(steps);
     if invoke {
         reply = reply.header("x-amzn-bedrock-content-type", "application/json");
@@ -190,5 +201,8 @@ pub(crate) fn count_tokens(call: &mut Call<'_>) -> Result<Reply, AwsError> {
         .as_ref()
         .and_then(|u| u.input_tokens)
         .unwrap_or(tokens);
-    finish(&script, Reply::json(&serde_json::json!({ "inputTokens": n })))
+    finish(
+        &script,
+        Reply::json(&serde_json::json!({ "inputTokens": n })),
+    )
 }

@@ -201,7 +201,9 @@ pub fn extract_marker(text: &str) -> Result<Option<(String, Script)>, AwsError> 
 }
 
 fn bad_marker(why: &str) -> AwsError {
-    AwsError::validation(format!("bedrock-double: invalid [[double: …]] marker: {why}"))
+    AwsError::validation(format!(
+        "bedrock-double: invalid [[double: …]] marker: {why}"
+    ))
 }
 
 /// Which requests a queued script applies to.
@@ -276,7 +278,12 @@ impl ScriptQueue {
     }
 
     /// Takes one use of the first matching rule.
-    pub fn take(&mut self, op: Operation, requested: Option<&str>, resolved: Option<&str>) -> Option<Script> {
+    pub fn take(
+        &mut self,
+        op: Operation,
+        requested: Option<&str>,
+        resolved: Option<&str>,
+    ) -> Option<Script> {
         let i = self
             .rules
             .iter()
@@ -305,7 +312,8 @@ mod tests {
 
     #[test]
     fn marker_round_trip() {
-        let text = r#"Hello [[double: {"deltas":5,"delay_ms":20,"usage":{"input_tokens":[1][0]}}]] there"#;
+        let text =
+            r#"Hello [[double: {"deltas":5,"delay_ms":20,"usage":{"input_tokens":[1][0]}}]] there"#;
         assert!(extract_marker(text).is_err());
         let text = r#"Hello [[double: {"deltas":5,"tool_calls":[{"name":"t","input":{"a":[[1]]}}]}]] there"#;
         let (clean, s) = extract_marker(text).ok().flatten().unwrap_or_default();
@@ -315,19 +323,35 @@ mod tests {
         assert!(extract_marker("no marker").ok().flatten().is_none());
         assert!(extract_marker(r#"[[double: {"nope":1}]]"#).is_err());
         let s = Script::error(429, "ThrottlingException", "slow down");
-        let (_, back) = extract_marker(&s.to_marker()).ok().flatten().unwrap_or_default();
+        let (_, back) = extract_marker(&s.to_marker())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         assert_eq!(back, s);
     }
 
     #[test]
     fn queue_is_fifo_and_counts() {
         let mut q = ScriptQueue::default();
-        q.push(Matcher::operation(Operation::Converse), Script::error(500, "A", "a"), 2);
+        q.push(
+            Matcher::operation(Operation::Converse),
+            Script::error(500, "A", "a"),
+            2,
+        );
         q.push(Matcher::any(), Script::error(500, "B", "b"), 1);
         let code = |s: Option<Script>| s.and_then(|s| s.error).map(|e| e.error_type);
-        assert_eq!(code(q.take(Operation::InvokeModel, None, None)).as_deref(), Some("B"));
-        assert_eq!(code(q.take(Operation::Converse, None, None)).as_deref(), Some("A"));
-        assert_eq!(code(q.take(Operation::Converse, None, None)).as_deref(), Some("A"));
+        assert_eq!(
+            code(q.take(Operation::InvokeModel, None, None)).as_deref(),
+            Some("B")
+        );
+        assert_eq!(
+            code(q.take(Operation::Converse, None, None)).as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            code(q.take(Operation::Converse, None, None)).as_deref(),
+            Some("A")
+        );
         assert_eq!(q.take(Operation::Converse, None, None), None);
         assert_eq!(q.len(), 0);
     }

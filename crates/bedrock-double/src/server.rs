@@ -6,12 +6,12 @@
 //! shared/reference/aws-sdk-rust.md §4): the `{modelId}` segment arrives
 //! percent-encoded (`:` as `%3A`, `/` as `%2F`) and is decoded here.
 
-use crate::auth::{authenticate, Identity, Known, RequestView, Service};
+use crate::auth::{Identity, Known, RequestView, Service, authenticate};
 use crate::body::DoubleBody;
 use crate::catalog::Catalog;
 use crate::config::{DoubleConfig, KeyPair, TEST_REGION};
 use crate::error::{AwsError, Protocol};
-use crate::record::{redact_header, Operation, RecordedRequest, RECORDED_HEADERS};
+use crate::record::{Operation, RECORDED_HEADERS, RecordedRequest, redact_header};
 use crate::script::ScriptQueue;
 use crate::util::{percent_decode, request_id};
 use bytes::Bytes;
@@ -52,7 +52,10 @@ impl State {
     pub fn new(config: DoubleConfig) -> std::io::Result<Self> {
         let log = match &config.log_path {
             Some(p) => Some(Mutex::new(
-                std::fs::OpenOptions::new().create(true).append(true).open(p)?,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
             )),
             None => None,
         };
@@ -123,7 +126,11 @@ impl Reply {
     }
 
     pub fn json(value: &Value) -> Self {
-        Self::bytes(200, "application/json", serde_json::to_vec(value).unwrap_or_default())
+        Self::bytes(
+            200,
+            "application/json",
+            serde_json::to_vec(value).unwrap_or_default(),
+        )
     }
 
     pub fn header(mut self, name: &'static str, value: impl ToString) -> Self {
@@ -279,7 +286,14 @@ fn decode_body(body: &[u8], headers: &HeaderMap, op: Operation) -> Value {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    if form || matches!(op, Operation::AssumeRole | Operation::AssumeRoleWithWebIdentity | Operation::GetCallerIdentity) {
+    if form
+        || matches!(
+            op,
+            Operation::AssumeRole
+                | Operation::AssumeRoleWithWebIdentity
+                | Operation::GetCallerIdentity
+        )
+    {
         let map: serde_json::Map<String, Value> = form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
@@ -395,12 +409,12 @@ pub(crate) async fn serve(
         error_code: reply.error_code.clone(),
         request_id: rid.clone(),
     };
-    if let Some(log) = &state.log {
-        if let Ok(line) = serde_json::to_string(&record) {
-            let mut f = lock(log);
-            // Logging is best effort: a full disk must not break the double.
-            let _ = writeln!(f, "{line}");
-        }
+    if let Some(log) = &state.log
+        && let Ok(line) = serde_json::to_string(&record)
+    {
+        let mut f = lock(log);
+        // Logging is best effort: a full disk must not break the double.
+        let _ = writeln!(f, "{line}");
     }
     lock(&state.records).push(record);
 
@@ -414,7 +428,8 @@ pub(crate) async fn serve(
         ));
     }
     let mut resp = Response::new(reply.body);
-    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     if let Ok(v) = rid.parse() {
         h.insert("x-amzn-requestid", v);
@@ -437,7 +452,10 @@ fn denied_operation(call: &Call<'_>) -> Option<AwsError> {
     denied.then(|| {
         let principal = call.identity.principal_arn.clone().unwrap_or_default();
         let action = call.op.iam_action();
-        let resource = format!("arn:aws:bedrock:{}:{}:*", call.region, call.state.config.account_id);
+        let resource = format!(
+            "arn:aws:bedrock:{}:{}:*",
+            call.region, call.state.config.account_id
+        );
         AwsError::access_denied(format!(
             "User: {principal} is not authorized to perform: {action} on resource: {resource} \
              because no identity-based policy allows the {action} action"
@@ -470,7 +488,11 @@ fn dispatch(call: &mut Call<'_>) -> Result<Reply, AwsError> {
 
 /// Runs the accept loop until `shutdown` flips. Connection tasks live in a
 /// JoinSet owned by this loop, so they are cancelled when it ends.
-pub(crate) async fn run(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {

@@ -4,9 +4,9 @@
 mod common;
 
 use agent::types::{
-    BedrockRerankingConfiguration, BedrockRerankingModelConfiguration, RerankDocument, RerankDocumentType,
-    RerankQuery, RerankQueryContentType, RerankSource, RerankSourceType, RerankTextDocument, RerankingConfiguration,
-    RerankingConfigurationType,
+    BedrockRerankingConfiguration, BedrockRerankingModelConfiguration, RerankDocument,
+    RerankDocumentType, RerankQuery, RerankQueryContentType, RerankSource, RerankSourceType,
+    RerankTextDocument, RerankingConfiguration, RerankingConfigurationType,
 };
 use bedrock::types::InferenceProfileType;
 use bedrock_double::{Double, DoubleConfig, Operation, TEST_APP_PROFILE_ARN, TEST_APP_PROFILE_ID};
@@ -33,7 +33,12 @@ fn config(arn: &str, n: Option<i32>) -> RerankingConfiguration {
         .bedrock_reranking_configuration(
             BedrockRerankingConfiguration::builder()
                 .set_number_of_results(n)
-                .model_configuration(BedrockRerankingModelConfiguration::builder().model_arn(arn).build().expect("mc"))
+                .model_configuration(
+                    BedrockRerankingModelConfiguration::builder()
+                        .model_arn(arn)
+                        .build()
+                        .expect("mc"),
+                )
                 .build(),
         )
         .build()
@@ -74,14 +79,29 @@ async fn rerank_api() {
     assert_eq!(rec.body["queries"][0]["textQuery"]["text"], "what is rust?");
 
     // More results than sources.
-    let e = c.rerank().queries(query("q")).sources(source("a")).reranking_configuration(config(arn, Some(5)))
-        .send().await.expect_err("too many");
+    let e = c
+        .rerank()
+        .queries(query("q"))
+        .sources(source("a"))
+        .reranking_configuration(config(arn, Some(5)))
+        .send()
+        .await
+        .expect_err("too many");
     assert!(e.into_service_error().is_validation_exception());
     // Profile ARNs are not accepted by the Rerank API.
     let profile = "arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.amazon.rerank-v1:0";
-    let e = c.rerank().queries(query("q")).sources(source("a")).reranking_configuration(config(profile, None))
-        .send().await.expect_err("profile");
-    assert_eq!(e.message(), Some("The provided model ARN for reranking is invalid."));
+    let e = c
+        .rerank()
+        .queries(query("q"))
+        .sources(source("a"))
+        .reranking_configuration(config(profile, None))
+        .send()
+        .await
+        .expect_err("profile");
+    assert_eq!(
+        e.message(),
+        Some("The provided model ARN for reranking is invalid.")
+    );
     // A marker in the query scripts the scores.
     let out = c
         .rerank()
@@ -116,34 +136,69 @@ async fn inference_profiles() {
         .send()
         .await
         .expect("system profile");
-    assert_eq!(p.inference_profile_id(), "us.anthropic.claude-sonnet-4-5-20250929-v1:0");
+    assert_eq!(
+        p.inference_profile_id(),
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    );
     assert_eq!(p.r#type(), &InferenceProfileType::SystemDefined);
     assert_eq!(
         p.inference_profile_arn(),
         "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     );
-    assert!(p.models().iter().any(|m| m.model_arn() == Some("arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0")));
+    assert!(p.models().iter().any(|m| m.model_arn()
+        == Some(
+            "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"
+        )));
     assert!(p.created_at().is_some());
 
     // By ARN, and the application profile by id and ARN.
-    c.get_inference_profile().inference_profile_identifier(p.inference_profile_arn()).send().await.expect("by arn");
-    let app = c.get_inference_profile().inference_profile_identifier(TEST_APP_PROFILE_ARN).send().await.expect("app");
+    c.get_inference_profile()
+        .inference_profile_identifier(p.inference_profile_arn())
+        .send()
+        .await
+        .expect("by arn");
+    let app = c
+        .get_inference_profile()
+        .inference_profile_identifier(TEST_APP_PROFILE_ARN)
+        .send()
+        .await
+        .expect("app");
     assert_eq!(app.r#type(), &InferenceProfileType::Application);
     assert_eq!(app.inference_profile_id(), TEST_APP_PROFILE_ID);
-    assert!(app.models().iter().all(|m| m.model_arn().is_some_and(|a| a.ends_with("foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"))));
-    c.get_inference_profile().inference_profile_identifier(TEST_APP_PROFILE_ID).send().await.expect("app by id");
+    assert!(app.models().iter().all(|m| m.model_arn().is_some_and(|a| {
+        a.ends_with("foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0")
+    })));
+    c.get_inference_profile()
+        .inference_profile_identifier(TEST_APP_PROFILE_ID)
+        .send()
+        .await
+        .expect("app by id");
 
-    let e = c.get_inference_profile().inference_profile_identifier("eu.anthropic.claude-sonnet-4-5-20250929-v1:0")
-        .send().await.expect_err("other geography");
+    let e = c
+        .get_inference_profile()
+        .inference_profile_identifier("eu.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        .send()
+        .await
+        .expect_err("other geography");
     assert!(e.into_service_error().is_resource_not_found_exception());
 
     // Listing, paginated.
     let mut token = None;
     let mut seen = Vec::new();
     loop {
-        let page = c.list_inference_profiles().max_results(10).set_next_token(token.clone()).send().await.expect("page");
+        let page = c
+            .list_inference_profiles()
+            .max_results(10)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .expect("page");
         assert!(page.inference_profile_summaries().len() <= 10);
-        seen.extend(page.inference_profile_summaries().iter().map(|s| s.inference_profile_id().to_string()));
+        seen.extend(
+            page.inference_profile_summaries()
+                .iter()
+                .map(|s| s.inference_profile_id().to_string()),
+        );
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             break;
@@ -153,9 +208,20 @@ async fn inference_profiles() {
     assert!(seen.contains(&"global.anthropic.claude-opus-4-6-v1".to_string()));
     assert!(seen.contains(&TEST_APP_PROFILE_ID.to_string()));
     assert!(!seen.iter().any(|s| s.starts_with("eu.")));
-    let apps = c.list_inference_profiles().type_equals(InferenceProfileType::Application).send().await.expect("apps");
+    let apps = c
+        .list_inference_profiles()
+        .type_equals(InferenceProfileType::Application)
+        .send()
+        .await
+        .expect("apps");
     assert_eq!(apps.inference_profile_summaries().len(), 1);
-    assert_eq!(d.requests_for(Operation::ListInferenceProfiles).last().and_then(|r| r.query.clone()).as_deref(), Some("type=APPLICATION"));
+    assert_eq!(
+        d.requests_for(Operation::ListInferenceProfiles)
+            .last()
+            .and_then(|r| r.query.clone())
+            .as_deref(),
+        Some("type=APPLICATION")
+    );
 }
 
 #[tokio::test]
@@ -165,19 +231,60 @@ async fn foundation_models() {
     let all = c.list_foundation_models().send().await.expect("list");
     let ids: Vec<&str> = all.model_summaries().iter().map(|m| m.model_id()).collect();
     assert!(ids.contains(&"amazon.titan-embed-text-v2:0"));
-    assert!(!ids.contains(&"amazon.rerank-v1:0"), "not offered in us-east-1");
-    let sonnet = all.model_summaries().iter().find(|m| m.model_id() == "anthropic.claude-sonnet-4-5-20250929-v1:0").expect("sonnet");
-    assert_eq!(sonnet.inference_types_supported(), &[bedrock::types::InferenceType::from("INFERENCE_PROFILE")]);
+    assert!(
+        !ids.contains(&"amazon.rerank-v1:0"),
+        "not offered in us-east-1"
+    );
+    let sonnet = all
+        .model_summaries()
+        .iter()
+        .find(|m| m.model_id() == "anthropic.claude-sonnet-4-5-20250929-v1:0")
+        .expect("sonnet");
+    assert_eq!(
+        sonnet.inference_types_supported(),
+        &[bedrock::types::InferenceType::from("INFERENCE_PROFILE")]
+    );
     assert_eq!(sonnet.provider_name(), Some("Anthropic"));
 
-    let emb = c.list_foundation_models().by_output_modality(bedrock::types::ModelModality::Embedding).send().await.expect("embeddings");
-    assert!(emb.model_summaries().iter().all(|m| m.output_modalities().contains(&bedrock::types::ModelModality::Embedding)));
+    let emb = c
+        .list_foundation_models()
+        .by_output_modality(bedrock::types::ModelModality::Embedding)
+        .send()
+        .await
+        .expect("embeddings");
+    assert!(emb.model_summaries().iter().all(|m| {
+        m.output_modalities()
+            .contains(&bedrock::types::ModelModality::Embedding)
+    }));
     assert!(emb.model_summaries().len() >= 5);
-    let cohere = c.list_foundation_models().by_provider("cohere").send().await.expect("by provider");
-    assert!(cohere.model_summaries().iter().all(|m| m.provider_name() == Some("Cohere")));
+    let cohere = c
+        .list_foundation_models()
+        .by_provider("cohere")
+        .send()
+        .await
+        .expect("by provider");
+    assert!(
+        cohere
+            .model_summaries()
+            .iter()
+            .all(|m| m.provider_name() == Some("Cohere"))
+    );
 
-    let one = c.get_foundation_model().model_identifier("amazon.nova-pro-v1:0").send().await.expect("get");
-    assert_eq!(one.model_details().map(|m| m.model_id()), Some("amazon.nova-pro-v1:0"));
-    let e = c.get_foundation_model().model_identifier("amazon.nova-ultra-v9:0").send().await.expect_err("unknown");
+    let one = c
+        .get_foundation_model()
+        .model_identifier("amazon.nova-pro-v1:0")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        one.model_details().map(|m| m.model_id()),
+        Some("amazon.nova-pro-v1:0")
+    );
+    let e = c
+        .get_foundation_model()
+        .model_identifier("amazon.nova-ultra-v9:0")
+        .send()
+        .await
+        .expect_err("unknown");
     assert!(e.into_service_error().is_validation_exception());
 }

@@ -5,9 +5,13 @@
 
 mod common;
 
-use bedrock_double::{Double, DoubleConfig, Matcher, Operation, Script, Stall, StreamException, ToolCall, Usage};
+use bedrock_double::{
+    Double, DoubleConfig, Matcher, Operation, Script, Stall, StreamException, ToolCall, Usage,
+};
 use br::types::error::ConverseStreamOutputError;
-use br::types::{ContentBlockDelta, ContentBlockStart, ConverseStreamOutput, ReasoningContentBlockDelta};
+use br::types::{
+    ContentBlockDelta, ContentBlockStart, ConverseStreamOutput, ReasoningContentBlockDelta,
+};
 use common::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -25,7 +29,9 @@ struct Collected {
     tools: Vec<(String, String, String)>,
     stop: Option<String>,
     usage: Option<br::types::TokenUsage>,
-    error: Option<br::error::SdkError<ConverseStreamOutputError, aws_smithy_types::event_stream::RawMessage>>,
+    error: Option<
+        br::error::SdkError<ConverseStreamOutputError, aws_smithy_types::event_stream::RawMessage>,
+    >,
     arrival: Vec<Instant>,
 }
 
@@ -53,23 +59,29 @@ async fn collect(d: &Double, text: &str) -> Collected {
                                 last.2.push_str(tu.input());
                             }
                         }
-                        Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(t))) => {
-                            out.reasoning.push_str(t)
-                        }
-                        Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Signature(s))) => {
-                            out.signature = Some(s.clone())
-                        }
-                        Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::RedactedContent(b))) => {
-                            out.redacted.extend_from_slice(b.as_ref())
-                        }
+                        Some(ContentBlockDelta::ReasoningContent(
+                            ReasoningContentBlockDelta::Text(t),
+                        )) => out.reasoning.push_str(t),
+                        Some(ContentBlockDelta::ReasoningContent(
+                            ReasoningContentBlockDelta::Signature(s),
+                        )) => out.signature = Some(s.clone()),
+                        Some(ContentBlockDelta::ReasoningContent(
+                            ReasoningContentBlockDelta::RedactedContent(b),
+                        )) => out.redacted.extend_from_slice(b.as_ref()),
                         _ => {}
                     },
                     ConverseStreamOutput::ContentBlockStart(s) => {
                         if let Some(ContentBlockStart::ToolUse(t)) = s.start() {
-                            out.tools.push((t.tool_use_id().to_string(), t.name().to_string(), String::new()));
+                            out.tools.push((
+                                t.tool_use_id().to_string(),
+                                t.name().to_string(),
+                                String::new(),
+                            ));
                         }
                     }
-                    ConverseStreamOutput::MessageStop(s) => out.stop = Some(s.stop_reason().as_str().to_string()),
+                    ConverseStreamOutput::MessageStop(s) => {
+                        out.stop = Some(s.stop_reason().as_str().to_string())
+                    }
                     ConverseStreamOutput::Metadata(m) => out.usage = m.usage().cloned(),
                     _ => {}
                 }
@@ -106,7 +118,10 @@ async fn text_in_n_deltas_with_delay() {
     assert_eq!(c.stop.as_deref(), Some("end_turn"));
     let rec = d.last_request().expect("record");
     assert_eq!(rec.operation, Operation::ConverseStream);
-    assert_eq!(rec.resolved_model.as_deref(), Some("anthropic.claude-sonnet-4-5-20250929-v1:0"));
+    assert_eq!(
+        rec.resolved_model.as_deref(),
+        Some("anthropic.claude-sonnet-4-5-20250929-v1:0")
+    );
 }
 
 #[tokio::test]
@@ -114,8 +129,14 @@ async fn parallel_tool_calls_with_split_input() {
     let d = Double::start(DoubleConfig::default()).expect("start");
     d.script_next(Script {
         tool_calls: vec![
-            ToolCall { chunks: Some(4), ..ToolCall::new("search", json!({"q": "rust streams", "limit": 3})) },
-            ToolCall { id: Some("tooluse_fixed".into()), ..ToolCall::new("lookup", json!({"id": 7})) },
+            ToolCall {
+                chunks: Some(4),
+                ..ToolCall::new("search", json!({"q": "rust streams", "limit": 3}))
+            },
+            ToolCall {
+                id: Some("tooluse_fixed".into()),
+                ..ToolCall::new("lookup", json!({"id": 7}))
+            },
         ],
         ..Script::default()
     });
@@ -155,7 +176,10 @@ async fn reasoning_signature_redacted_and_cache_usage() {
     assert_eq!(c.redacted, vec![0xde, 0xad, 0xbe, 0xef]);
     assert_eq!(c.text, "Answer");
     let u = c.usage.expect("usage");
-    assert_eq!((u.input_tokens(), u.output_tokens(), u.total_tokens()), (100, 20, 210));
+    assert_eq!(
+        (u.input_tokens(), u.output_tokens(), u.total_tokens()),
+        (100, 20, 210)
+    );
     assert_eq!(u.cache_read_input_tokens(), Some(80));
     assert_eq!(u.cache_write_input_tokens(), Some(10));
 }
@@ -174,7 +198,11 @@ async fn mid_stream_exceptions_are_the_matching_sdk_variants() {
     for kind in kinds {
         d.script_next(Script {
             deltas: Some(10),
-            exception: Some(StreamException { after: 3, exception_type: kind.into(), message: Some(format!("{kind} now")) }),
+            exception: Some(StreamException {
+                after: 3,
+                exception_type: kind.into(),
+                message: Some(format!("{kind} now")),
+            }),
             ..Script::default()
         });
         let c = collect(&d, "x").await;
@@ -198,32 +226,49 @@ async fn mid_stream_exceptions_are_the_matching_sdk_variants() {
             }
         };
         assert!(matched, "{kind} -> {se:?}");
-        assert_eq!(br::error::ProvideErrorMetadata::message(se), Some(format!("{kind} now").as_str()));
+        assert_eq!(
+            br::error::ProvideErrorMetadata::message(se),
+            Some(format!("{kind} now").as_str())
+        );
     }
 }
 
 #[tokio::test]
 async fn dropped_connection_mid_stream() {
     let d = Double::start(DoubleConfig::default()).expect("start");
-    d.script_next(Script { deltas: Some(10), drop_after: Some(4), ..Script::default() });
+    d.script_next(Script {
+        deltas: Some(10),
+        drop_after: Some(4),
+        ..Script::default()
+    });
     let c = collect(&d, "x").await;
     assert_eq!(c.events, 4);
     let e = c.error.expect("the stream fails");
-    assert!(e.as_service_error().is_none(), "a transport failure, not a service error: {e:?}");
+    assert!(
+        e.as_service_error().is_none(),
+        "a transport failure, not a service error: {e:?}"
+    );
     assert_eq!(c.stop, None);
 }
 
 #[tokio::test]
 async fn stall_then_continue() {
     let d = Double::start(DoubleConfig::default()).expect("start");
-    d.script_next(Script { deltas: Some(4), stall: Some(Stall { after: 2, ms: 300 }), ..Script::default() });
+    d.script_next(Script {
+        deltas: Some(4),
+        stall: Some(Stall { after: 2, ms: 300 }),
+        ..Script::default()
+    });
     let c = collect(&d, "x").await;
     assert!(c.error.is_none());
     assert_eq!(c.events, 8);
     let gap = c.arrival[2].duration_since(c.arrival[1]);
     assert!(gap >= Duration::from_millis(280), "gap {gap:?}");
     let rest = c.arrival[7].duration_since(c.arrival[2]);
-    assert!(rest < Duration::from_millis(200), "no other pauses: {rest:?}");
+    assert!(
+        rest < Duration::from_millis(200),
+        "no other pauses: {rest:?}"
+    );
 }
 
 #[tokio::test]
@@ -232,15 +277,34 @@ async fn a_stall_is_visible_to_a_client_watchdog() {
     // ConverseStream events once the response has started, so a client must
     // watch for idle streams itself; this is what such a watchdog sees.
     let d = Double::start(DoubleConfig::default()).expect("start");
-    d.script_next(Script { stall: Some(Stall { after: 1, ms: 1_000 }), ..Script::default() });
+    d.script_next(Script {
+        stall: Some(Stall {
+            after: 1,
+            ms: 1_000,
+        }),
+        ..Script::default()
+    });
     let c = runtime(&d);
-    let mut s = c.converse_stream().model_id(CLAUDE).messages(user("x")).send().await.expect("opens").stream;
-    assert!(matches!(s.recv().await, Ok(Some(ConverseStreamOutput::MessageStart(_)))));
+    let mut s = c
+        .converse_stream()
+        .model_id(CLAUDE)
+        .messages(user("x"))
+        .send()
+        .await
+        .expect("opens")
+        .stream;
+    assert!(matches!(
+        s.recv().await,
+        Ok(Some(ConverseStreamOutput::MessageStart(_)))
+    ));
     let idle = tokio::time::timeout(Duration::from_millis(300), s.recv()).await;
     assert!(idle.is_err(), "no event during the stall");
     // After the stall the stream resumes where it stopped.
     let next = s.recv().await;
-    assert!(matches!(next, Ok(Some(ConverseStreamOutput::ContentBlockDelta(_)))), "{next:?}");
+    assert!(
+        matches!(next, Ok(Some(ConverseStreamOutput::ContentBlockDelta(_)))),
+        "{next:?}"
+    );
 }
 
 #[tokio::test]
@@ -259,13 +323,19 @@ async fn marker_in_last_user_text_drives_the_stream() {
         .send()
         .await
         .expect_err("bad marker");
-    assert!(br::error::ProvideErrorMetadata::message(&e).is_some_and(|m| m.starts_with("bedrock-double: invalid [[double: …]] marker")));
+    assert!(
+        br::error::ProvideErrorMetadata::message(&e)
+            .is_some_and(|m| m.starts_with("bedrock-double: invalid [[double: …]] marker"))
+    );
 }
 
 #[tokio::test]
 async fn thousands_of_events_per_second() {
     let d = Double::start(DoubleConfig::default()).expect("start");
-    d.script_next(Script { deltas: Some(20_000), ..Script::default() });
+    d.script_next(Script {
+        deltas: Some(20_000),
+        ..Script::default()
+    });
     let started = Instant::now();
     let c = collect(&d, "go fast").await;
     let elapsed = started.elapsed();

@@ -19,7 +19,11 @@ fn sdk_config(d: &Double) -> aws_config::SdkConfig {
         .region(aws_config::Region::new(TEST_REGION))
         .http_client(http())
         .endpoint_url(d.url())
-        .credentials_provider(SharedCredentialsProvider::new(creds(TEST_ACCESS_KEY, TEST_SECRET_KEY, None)))
+        .credentials_provider(SharedCredentialsProvider::new(creds(
+            TEST_ACCESS_KEY,
+            TEST_SECRET_KEY,
+            None,
+        )))
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
         .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
         .build()
@@ -46,44 +50,108 @@ async fn assume_role_then_call_bedrock_with_the_issued_keys() {
     assert_eq!(sts[0].body["RoleSessionName"], "double-test");
 
     // The chain end to end: the assumed-role provider signs a Converse call.
-    let c = br::Client::from_conf(runtime_builder(&d, TEST_REGION).credentials_provider(provider).build());
-    c.converse().model_id("amazon.nova-micro-v1:0").messages(user("hi")).send().await.expect("converse with STS keys");
+    let c = br::Client::from_conf(
+        runtime_builder(&d, TEST_REGION)
+            .credentials_provider(provider)
+            .build(),
+    );
+    c.converse()
+        .model_id("amazon.nova-micro-v1:0")
+        .messages(user("hi"))
+        .send()
+        .await
+        .expect("converse with STS keys");
     // The client resolves its own credentials (AssumeRoleProvider does not
     // cache), so the call is signed with keys STS issued for it.
     let rec = d.last_request().expect("record");
-    let issued_keys: Vec<String> = d.issued_credentials().into_iter().map(|k| k.access_key_id).collect();
-    assert_eq!(issued_keys.len(), d.requests_for(Operation::AssumeRole).len());
-    assert!(issued_keys.contains(&rec.identity), "{} not issued by STS", rec.identity);
+    let issued_keys: Vec<String> = d
+        .issued_credentials()
+        .into_iter()
+        .map(|k| k.access_key_id)
+        .collect();
+    assert_eq!(
+        issued_keys.len(),
+        d.requests_for(Operation::AssumeRole).len()
+    );
+    assert!(
+        issued_keys.contains(&rec.identity),
+        "{} not issued by STS",
+        rec.identity
+    );
     assert_eq!(rec.status, 200);
 
     // Denials can name the role the credentials came from.
     let cfg = DoubleConfig::default().deny_model(TEST_ROLE_ARN, "amazon.nova-micro-v1:0");
     let d2 = Double::start(cfg).expect("start");
-    let p2 = AssumeRoleProvider::builder(TEST_ROLE_ARN).session_name("s2").configure(&sdk_config(&d2)).build().await;
-    let c2 = br::Client::from_conf(runtime_builder(&d2, TEST_REGION).credentials_provider(p2).build());
-    let e = c2.converse().model_id("amazon.nova-micro-v1:0").messages(user("hi")).send().await.expect_err("denied");
-    assert!(br::error::ProvideErrorMetadata::message(&e)
-        .is_some_and(|m| m.starts_with("User: arn:aws:sts::123456789012:assumed-role/double-role/s2 is not authorized")));
+    let p2 = AssumeRoleProvider::builder(TEST_ROLE_ARN)
+        .session_name("s2")
+        .configure(&sdk_config(&d2))
+        .build()
+        .await;
+    let c2 = br::Client::from_conf(
+        runtime_builder(&d2, TEST_REGION)
+            .credentials_provider(p2)
+            .build(),
+    );
+    let e = c2
+        .converse()
+        .model_id("amazon.nova-micro-v1:0")
+        .messages(user("hi"))
+        .send()
+        .await
+        .expect_err("denied");
+    assert!(
+        br::error::ProvideErrorMetadata::message(&e).is_some_and(|m| m.starts_with(
+            "User: arn:aws:sts::123456789012:assumed-role/double-role/s2 is not authorized"
+        ))
+    );
 }
 
 #[tokio::test]
 async fn assume_role_failures() {
     let d = Double::start(DoubleConfig::default()).expect("start");
     let sts = aws_sdk_sts::Client::new(&sdk_config(&d));
-    let e = sts.assume_role().role_arn("arn:aws:iam::123456789012:role/not-allowed").role_session_name("s")
-        .send().await.expect_err("session name too short");
-    assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&e), Some("ValidationError"));
-    let e = sts.assume_role().role_arn("arn:aws:iam::123456789012:role/not-allowed").role_session_name("session")
-        .send().await.expect_err("role not assumable");
-    assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&e), Some("AccessDenied"));
+    let e = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/not-allowed")
+        .role_session_name("s")
+        .send()
+        .await
+        .expect_err("session name too short");
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e),
+        Some("ValidationError")
+    );
+    let e = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/not-allowed")
+        .role_session_name("session")
+        .send()
+        .await
+        .expect_err("role not assumable");
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e),
+        Some("AccessDenied")
+    );
     let bad = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(&sdk_config(&d))
             .credentials_provider(creds("AKIANOTKNOWN00000000", "x", None))
             .build(),
     );
-    let e = bad.get_caller_identity().send().await.expect_err("unknown key");
-    assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&e), Some("InvalidClientTokenId"));
-    let me = sts.get_caller_identity().send().await.expect("caller identity");
+    let e = bad
+        .get_caller_identity()
+        .send()
+        .await
+        .expect_err("unknown key");
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&e),
+        Some("InvalidClientTokenId")
+    );
+    let me = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("caller identity");
     assert_eq!(me.arn(), Some(TEST_USER_ARN));
     assert_eq!(me.account(), Some(TEST_ACCOUNT_ID));
 }
@@ -108,16 +176,36 @@ async fn assume_role_with_web_identity() {
         .expect("web identity");
     let c = out.credentials().expect("credentials");
     assert!(c.access_key_id().starts_with("ASIA"));
-    assert_eq!(out.assumed_role_user().map(|u| u.arn()), Some("arn:aws:sts::123456789012:assumed-role/double-role/irsa-session"));
+    assert_eq!(
+        out.assumed_role_user().map(|u| u.arn()),
+        Some("arn:aws:sts::123456789012:assumed-role/double-role/irsa-session")
+    );
     let rec = d.last_request().expect("record");
     assert_eq!(rec.operation, Operation::AssumeRoleWithWebIdentity);
     assert_eq!(rec.identity, "anonymous");
-    let e = sts.assume_role_with_web_identity().role_arn(TEST_ROLE_ARN).role_session_name("irsa-session")
-        .web_identity_token("not-a-valid-token").send().await.expect_err("bad token");
+    let e = sts
+        .assume_role_with_web_identity()
+        .role_arn(TEST_ROLE_ARN)
+        .role_session_name("irsa-session")
+        .web_identity_token("not-a-valid-token")
+        .send()
+        .await
+        .expect_err("bad token");
     assert!(e.into_service_error().is_invalid_identity_token_exception());
     // The issued keys sign Bedrock requests.
-    let rt = runtime_with(&d, TEST_REGION, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
-    rt.converse().model_id("amazon.nova-micro-v1:0").messages(user("hi")).send().await.expect("converse");
+    let rt = runtime_with(
+        &d,
+        TEST_REGION,
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token()),
+    );
+    rt.converse()
+        .model_id("amazon.nova-micro-v1:0")
+        .messages(user("hi"))
+        .send()
+        .await
+        .expect("converse");
 }
 
 fn provider_config() -> ProviderConfig {
@@ -130,21 +218,60 @@ fn provider_config() -> ProviderConfig {
 async fn imds_v2_with_an_instance_role() {
     let d = Double::start(DoubleConfig::default()).expect("start");
     let pc = provider_config();
-    let client = imds::Client::builder().configure(&pc).endpoint(d.url()).expect("endpoint").build();
-    let provider = imds::credentials::ImdsCredentialsProvider::builder().configure(&pc).imds_client(client).build();
-    let c = provider.provide_credentials().await.expect("imds credentials");
+    let client = imds::Client::builder()
+        .configure(&pc)
+        .endpoint(d.url())
+        .expect("endpoint")
+        .build();
+    let provider = imds::credentials::ImdsCredentialsProvider::builder()
+        .configure(&pc)
+        .imds_client(client)
+        .build();
+    let c = provider
+        .provide_credentials()
+        .await
+        .expect("imds credentials");
     assert_eq!(c.access_key_id(), TEST_IMDS_ACCESS_KEY);
     assert_eq!(c.session_token(), Some(TEST_IMDS_SESSION_TOKEN));
     let ops: Vec<Operation> = d.requests().iter().map(|r| r.operation).collect();
-    assert_eq!(ops, vec![Operation::ImdsToken, Operation::ImdsCredentials, Operation::ImdsCredentials]);
-    assert_eq!(d.requests()[2].path, format!("/latest/meta-data/iam/security-credentials/{TEST_IMDS_ROLE}"));
+    assert_eq!(
+        ops,
+        vec![
+            Operation::ImdsToken,
+            Operation::ImdsCredentials,
+            Operation::ImdsCredentials
+        ]
+    );
+    assert_eq!(
+        d.requests()[2].path,
+        format!("/latest/meta-data/iam/security-credentials/{TEST_IMDS_ROLE}")
+    );
     // The instance credentials are accepted by Bedrock.
-    let rt = br::Client::from_conf(runtime_builder(&d, TEST_REGION).credentials_provider(provider).build());
-    rt.converse().model_id("amazon.nova-micro-v1:0").messages(user("hi")).send().await.expect("converse");
-    assert_eq!(d.last_request().map(|r| r.identity), Some(TEST_IMDS_ACCESS_KEY.to_string()));
+    let rt = br::Client::from_conf(
+        runtime_builder(&d, TEST_REGION)
+            .credentials_provider(provider)
+            .build(),
+    );
+    rt.converse()
+        .model_id("amazon.nova-micro-v1:0")
+        .messages(user("hi"))
+        .send()
+        .await
+        .expect("converse");
+    assert_eq!(
+        d.last_request().map(|r| r.identity),
+        Some(TEST_IMDS_ACCESS_KEY.to_string())
+    );
 
     // IMDSv2 only: no token, no metadata.
-    let (status, _, _) = raw(&d, "GET", "/latest/meta-data/iam/security-credentials/", &[], b"").await;
+    let (status, _, _) = raw(
+        &d,
+        "GET",
+        "/latest/meta-data/iam/security-credentials/",
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(status, 401);
     let (status, _, _) = raw(&d, "PUT", "/latest/api/token", &[], b"").await;
     assert_eq!(status, 400);
@@ -154,9 +281,22 @@ async fn imds_v2_with_an_instance_role() {
 async fn imds_without_a_role() {
     let d = Double::start(DoubleConfig::default().no_imds_role()).expect("start");
     let pc = provider_config();
-    let client = imds::Client::builder().configure(&pc).endpoint(d.url()).expect("endpoint").build();
-    let provider = imds::credentials::ImdsCredentialsProvider::builder().configure(&pc).imds_client(client).build();
+    let client = imds::Client::builder()
+        .configure(&pc)
+        .endpoint(d.url())
+        .expect("endpoint")
+        .build();
+    let provider = imds::credentials::ImdsCredentialsProvider::builder()
+        .configure(&pc)
+        .imds_client(client)
+        .build();
     let e = provider.provide_credentials().await.expect_err("no role");
-    assert!(matches!(e, aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_)), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            aws_credential_types::provider::error::CredentialsError::CredentialsNotLoaded(_)
+        ),
+        "{e:?}"
+    );
     assert_eq!(d.last_request().map(|r| r.status), Some(404));
 }

@@ -19,7 +19,10 @@ async fn ecs_container_credentials() {
     // SAFETY: the only test in this binary, so no other thread reads or
     // writes the environment concurrently.
     unsafe {
-        std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}{TEST_ECS_PATH}", d.url()));
+        std::env::set_var(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}{TEST_ECS_PATH}", d.url()),
+        );
         std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN", token);
         std::env::remove_var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
         std::env::remove_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
@@ -28,7 +31,10 @@ async fn ecs_container_credentials() {
         .with_http_client(http())
         .with_sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new());
     let provider = EcsCredentialsProvider::builder().configure(&pc).build();
-    let c = provider.provide_credentials().await.expect("ecs credentials");
+    let c = provider
+        .provide_credentials()
+        .await
+        .expect("ecs credentials");
     assert_eq!(c.access_key_id(), TEST_ECS_ACCESS_KEY);
     assert_eq!(c.session_token(), Some(TEST_ECS_SESSION_TOKEN));
     let rec = d.last_request().expect("record");
@@ -36,9 +42,21 @@ async fn ecs_container_credentials() {
     assert_eq!(rec.status, 200);
 
     // The container credentials sign Bedrock calls.
-    let rt = br::Client::from_conf(runtime_builder(&d, TEST_REGION).credentials_provider(provider).build());
-    rt.converse().model_id("amazon.nova-micro-v1:0").messages(user("hi")).send().await.expect("converse");
-    assert_eq!(d.last_request().map(|r| r.identity), Some(TEST_ECS_ACCESS_KEY.to_string()));
+    let rt = br::Client::from_conf(
+        runtime_builder(&d, TEST_REGION)
+            .credentials_provider(provider)
+            .build(),
+    );
+    rt.converse()
+        .model_id("amazon.nova-micro-v1:0")
+        .messages(user("hi"))
+        .send()
+        .await
+        .expect("converse");
+    assert_eq!(
+        d.last_request().map(|r| r.identity),
+        Some(TEST_ECS_ACCESS_KEY.to_string())
+    );
 
     // Without the authorization token the endpoint refuses.
     let (status, _, _) = raw(&d, "GET", TEST_ECS_PATH, &[], b"").await;

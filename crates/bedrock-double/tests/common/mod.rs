@@ -35,7 +35,13 @@ pub fn runtime_builder(d: &Double, region: &str) -> br::config::Builder {
         .retry_config(br::config::retry::RetryConfig::disabled())
 }
 
-pub fn runtime_with(d: &Double, region: &str, ak: &str, sk: &str, token: Option<&str>) -> br::Client {
+pub fn runtime_with(
+    d: &Double,
+    region: &str,
+    ak: &str,
+    sk: &str,
+    token: Option<&str>,
+) -> br::Client {
     br::Client::from_conf(
         runtime_builder(d, region)
             .credentials_provider(creds(ak, sk, token))
@@ -53,7 +59,9 @@ pub fn runtime_bearer(d: &Double, key: &str) -> br::Client {
     br::Client::from_conf(
         runtime_builder(d, TEST_REGION)
             .bearer_token(br::config::Token::new(key, None))
-            .auth_scheme_preference([aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID])
+            .auth_scheme_preference([
+                aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID,
+            ])
             .build(),
     )
 }
@@ -92,7 +100,9 @@ pub fn control_bearer(d: &Double, key: &str) -> bedrock::Client {
             .region(bedrock::config::Region::new(TEST_REGION))
             .endpoint_url(d.url())
             .bearer_token(bedrock::config::Token::new(key, None))
-            .auth_scheme_preference([aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID])
+            .auth_scheme_preference([
+                aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID,
+            ])
             .retry_config(bedrock::config::retry::RetryConfig::disabled())
             .build(),
     )
@@ -130,7 +140,9 @@ pub fn doc_to_json(d: &Document) -> Value {
         Document::Number(Number::Float(f)) => serde_json::json!(f),
         Document::String(s) => Value::String(s.clone()),
         Document::Array(a) => Value::Array(a.iter().map(doc_to_json).collect()),
-        Document::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), doc_to_json(v))).collect()),
+        Document::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), doc_to_json(v))).collect())
+        }
     }
 }
 
@@ -144,10 +156,22 @@ pub fn user(text: &str) -> br::types::Message {
 }
 
 /// Sends a raw HTTP/1.1 request and returns (status, headers, body).
-pub async fn raw(d: &Double, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+pub async fn raw(
+    d: &Double,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(d.addr()).await.expect("connect");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n", d.addr(), body.len());
+    let mut s = tokio::net::TcpStream::connect(d.addr())
+        .await
+        .expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        d.addr(),
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -156,8 +180,15 @@ pub async fn raw(d: &Double, method: &str, path: &str, headers: &[(&str, &str)],
     s.write_all(body).await.expect("write body");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.expect("read");
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
     let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
     (status, head, buf[split + 4..].to_vec())
 }
