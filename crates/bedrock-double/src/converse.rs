@@ -189,6 +189,28 @@ pub fn validate(
         }
     }
 
+    if let Some(rm) = root.get("requestMetadata") {
+        validate_request_metadata(rm)?;
+    }
+    if let Some(oc) = root.get("outputConfig") {
+        validate_output_config(oc)?;
+    }
+    if let Some(g) = root.get("guardrailConfig") {
+        let go = as_obj(g, "#/guardrailConfig")?;
+        only_keys(
+            go,
+            &["guardrailIdentifier", "guardrailVersion", "trace"],
+            "#/guardrailConfig",
+        )?;
+        as_str(
+            required(go, "guardrailIdentifier", "#/guardrailConfig")?,
+            "#/guardrailConfig/guardrailIdentifier",
+        )?;
+        as_str(
+            required(go, "guardrailVersion", "#/guardrailConfig")?,
+            "#/guardrailConfig/guardrailVersion",
+        )?;
+    }
     let inference = validate_inference(root.get("inferenceConfig"))?;
     out.max_tokens = inference.max_tokens;
     // Newer Claude models refuse both sampling knobs at once, whatever else is sent.
@@ -251,6 +273,7 @@ pub fn validate(
         let mut tool_use_ids = Vec::new();
         let mut tool_result_ids = Vec::new();
         let mut user_text = String::new();
+        let mut result_text = String::new();
         for (j, b) in content.iter().enumerate() {
             let bpath = format!("{path}/content/{j}");
             let kind = validate_block(b, &bpath, i, j, role, model)?;
@@ -275,6 +298,11 @@ pub fn validate(
                     let tr = &bo["toolResult"];
                     tool_result_ids.push(tr["toolUseId"].as_str().unwrap_or_default().to_string());
                     all_text.push_str(&tr["content"].to_string());
+                    for item in tr["content"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                        if let Some(t) = item.get("text").and_then(Value::as_str) {
+                            result_text.push_str(t);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -302,7 +330,14 @@ pub fn validate(
         }
         pending_tool_ids = tool_use_ids;
         if role == "user" {
-            out.last_user_text = user_text;
+            // A user turn made only of tool results: its result texts stand
+            // in for the user text (answer and marker), so black-box agent
+            // tests can script the next round.
+            out.last_user_text = if user_text.is_empty() {
+                result_text
+            } else {
+                user_text
+            };
         }
     }
     if uses_tools && tool_config.is_none() {
@@ -321,6 +356,72 @@ pub fn validate(
     }
     out.input_tokens = count_tokens(&all_text).max(1);
     Ok(out)
+}
+
+/// requestMetadata: at most 16 pairs; keys 1–256 and values 0–256 characters
+/// of `[a-zA-Z0-9\s:_@$#=/+,-.]`.
+fn validate_request_metadata(v: &Value) -> Result<(), AwsError> {
+    let o = as_obj(v, "#/requestMetadata")?;
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || c.is_whitespace() || ":_@$#=/+,-.".contains(c);
+    if o.len() > 16 {
+        return Err(constraint(
+            &Value::from(o.len()),
+            "requestMetadata",
+            "Member must have length less than or equal to 16",
+        ));
+    }
+    for (k, val) in o {
+        let s = as_str(val, &format!("#/requestMetadata/{k}"))?;
+        if k.is_empty() || k.chars().count() > 256 || !k.chars().all(allowed) {
+            return Err(constraint(
+                &Value::String(k.clone()),
+                "requestMetadata",
+                "Map keys must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [a-zA-Z0-9\\s:_@$#=/+,-.]{1,256}]",
+            ));
+        }
+        if s.chars().count() > 256 || !s.chars().all(allowed) {
+            return Err(constraint(
+                val,
+                "requestMetadata",
+                "Map values must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0, Member must satisfy regular expression pattern: [a-zA-Z0-9\\s:_@$#=/+,-.]{0,256}]",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// outputConfig.textFormat: `{type: "json_schema", structure: {jsonSchema: {schema: "<JSON text>", name, description?}}}`.
+fn validate_output_config(v: &Value) -> Result<(), AwsError> {
+    let p = "#/outputConfig";
+    let o = as_obj(v, p)?;
+    only_keys(o, &["textFormat", "effort"], p)?;
+    let Some(tf) = o.get("textFormat") else {
+        return Ok(());
+    };
+    let tp = format!("{p}/textFormat");
+    let t = as_obj(tf, &tp)?;
+    only_keys(t, &["type", "structure"], &tp)?;
+    let ty = as_str(required(t, "type", &tp)?, &format!("{tp}/type"))?;
+    if ty != "json_schema" {
+        return Err(AwsError::malformed(format!(
+            "{tp}/type: {ty} is not a valid enum value"
+        )));
+    }
+    let sp = format!("{tp}/structure");
+    let st = as_obj(required(t, "structure", &tp)?, &sp)?;
+    only_keys(st, &["jsonSchema"], &sp)?;
+    let jp = format!("{sp}/jsonSchema");
+    let js = as_obj(required(st, "jsonSchema", &sp)?, &jp)?;
+    only_keys(js, &["schema", "name", "description"], &jp)?;
+    let schema = as_str(required(js, "schema", &jp)?, &format!("{jp}/schema"))?;
+    if !serde_json::from_str::<Value>(schema).is_ok_and(|v| v.is_object()) {
+        // Wording approximated.
+        return Err(AwsError::validation(
+            "The JSON schema in outputConfig.textFormat.structure.jsonSchema.schema is not a valid JSON object.",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_cache_point(cp: &Value, path: &str) -> Result<(), AwsError> {
@@ -858,7 +959,7 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
                     .unwrap_or_else(|| tool_use_id(req.body_hash, i)),
                 t.name.clone(),
                 t.input.to_string(),
-                t.chunks.unwrap_or(2).max(1),
+                t.chunks.unwrap_or(2).clamp(1, 100_000),
             )
         })
         .collect();
@@ -932,7 +1033,7 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
         stop_reason,
         usage,
         latency_ms: script.latency_ms.unwrap_or(100),
-        deltas: script.deltas.unwrap_or(3).max(1),
+        deltas: script.deltas.unwrap_or(3).clamp(1, 1_000_000),
     }
 }
 
@@ -1192,6 +1293,28 @@ mod tests {
         let sys =
             json!({"messages":[{"role":"user","content":[{"text":"a"}]}],"system":[{"text":"s"}]});
         assert!(msg(validate(&sys, &mistral, false)).contains("system messages"));
+    }
+
+    #[test]
+    fn metadata_and_output_config() {
+        let nova = model("amazon.nova-pro-v1:0");
+        let base = |extra: Value| {
+            let mut b = json!({"messages":[{"role":"user","content":[{"text":"a"}]}]});
+            if let (Some(o), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            b
+        };
+        let ok = base(json!({"requestMetadata": {"dify_app_id": "app-1", "dify_source": "dify"}}));
+        assert!(validate(&ok, &nova, false).is_ok());
+        let bad = base(json!({"requestMetadata": {"app": "semi;colon"}}));
+        assert!(msg(validate(&bad, &nova, false)).contains("Map values must satisfy constraint"));
+        let schema = json!({"outputConfig": {"textFormat": {"type": "json_schema",
+            "structure": {"jsonSchema": {"schema": "{\"type\":\"object\"}", "name": "response"}}}}});
+        assert!(validate(&base(schema), &nova, false).is_ok());
+        let not_text = json!({"outputConfig": {"textFormat": {"type": "json_schema",
+            "structure": {"jsonSchema": {"schema": {"type": "object"}, "name": "response"}}}}});
+        assert!(msg(validate(&base(not_text), &nova, false)).contains("expected type: String"));
     }
 
     #[test]

@@ -463,3 +463,74 @@ async fn malformed_bodies_get_bedrock_validation_messages() {
             .all(|r| r.error_code.as_deref() == Some("ValidationException"))
     );
 }
+
+#[tokio::test]
+async fn agent_rounds_with_thinking_need_signed_reasoning_blocks() {
+    let d = Double::start(DoubleConfig::default()).expect("start");
+    let c = runtime(&d);
+    let thinking = json_to_doc(&json!({"thinking": {"type": "enabled", "budget_tokens": 1024}}));
+    let tool_use = ContentBlock::ToolUse(
+        br::types::ToolUseBlock::builder()
+            .tool_use_id("tooluse_1")
+            .name("get_weather")
+            .input(json_to_doc(&json!({"city": "Paris"})))
+            .build()
+            .expect("tu"),
+    );
+    let result = br::types::Message::builder()
+        .role(br::types::ConversationRole::User)
+        .content(ContentBlock::ToolResult(
+            br::types::ToolResultBlock::builder()
+                .tool_use_id("tooluse_1")
+                .content(br::types::ToolResultContentBlock::Text(
+                    r#"sunny [[double: {"text":"It is sunny in Paris."}]]"#.into(),
+                ))
+                .build()
+                .expect("tr"),
+        ))
+        .build()
+        .expect("result");
+    let send = |assistant: br::types::Message| {
+        c.converse()
+            .model_id(SONNET45_US)
+            .messages(user("weather?"))
+            .messages(assistant)
+            .messages(result.clone())
+            .tool_config(
+                ToolConfiguration::builder()
+                    .tools(tool())
+                    .build()
+                    .expect("tc"),
+            )
+            .inference_config(InferenceConfiguration::builder().max_tokens(4096).build())
+            .additional_model_request_fields(thinking.clone())
+            .send()
+    };
+    // The reasoning block of the tool-use turn was dropped: Claude refuses.
+    let without = br::types::Message::builder()
+        .role(br::types::ConversationRole::Assistant)
+        .content(tool_use.clone())
+        .build()
+        .expect("assistant");
+    let e = send(without).await.expect_err("missing thinking block");
+    assert!(e
+        .message()
+        .is_some_and(|m| m.contains("messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`")));
+    // Replayed with its signature it is accepted, and the marker in the tool
+    // result scripts the answer.
+    let reasoning = ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(
+        br::types::ReasoningTextBlock::builder()
+            .text("I should call the tool.")
+            .signature("sig-1")
+            .build()
+            .expect("reasoning"),
+    ));
+    let with = br::types::Message::builder()
+        .role(br::types::ConversationRole::Assistant)
+        .content(reasoning)
+        .content(tool_use)
+        .build()
+        .expect("assistant");
+    let out = send(with).await.expect("accepted");
+    assert_eq!(text_of(&out), vec!["It is sunny in Paris.".to_string()]);
+}
