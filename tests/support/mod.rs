@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod daemon_rules;
 
 use std::collections::{HashMap, HashSet};
