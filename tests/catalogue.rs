@@ -117,7 +117,7 @@ const GEOGRAPHIC_PREFIXES: &[&str] = &["us", "eu", "apac", "ca", "us-gov"];
 const ACCOUNTING_SECTIONS: &[&str] = &[
     "## Retired",
     "## Not found in AWS documentation",
-    "## Not shipped: not served through Converse",
+    "## Not shipped",
 ];
 
 const TYPES: &[(&str, &str)] = &[
