@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::FilterFn;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -18,11 +19,19 @@ fn filter() -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
+/// The AWS SDK and its HTTP stack dump whole requests, configurations and credential
+/// providers at debug and trace level (an assumed role's external id among them), so
+/// their debug output never leaves the process, whatever RUST_LOG asks for.
+fn is_safe(meta: &tracing::Metadata<'_>) -> bool {
+    const SDK: [&str; 6] = ["aws_", "hyper", "h2", "rustls", "tower", "reqwest"];
+    *meta.level() <= Level::INFO || !SDK.iter().any(|p| meta.target().starts_with(p))
+}
+
 /// Sends logs as protocol `log` events through the writer.
 pub fn init_protocol(writer: Writer) {
     let _ = tracing_subscriber::registry()
         .with(filter())
-        .with(ProtocolLogLayer { writer })
+        .with(ProtocolLogLayer { writer }.with_filter(FilterFn::new(is_safe)))
         .try_init();
     install_panic_hook();
 }
@@ -34,7 +43,8 @@ pub fn init_stderr() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_target(false),
+                .with_target(false)
+                .with_filter(FilterFn::new(is_safe)),
         )
         .try_init();
     install_panic_hook();

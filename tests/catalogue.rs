@@ -157,7 +157,12 @@ fn models() -> Vec<Model> {
         let path = root().join("models").join(dir);
         let mut names: Vec<_> = fs::read_dir(&path)
             .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-            .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+            .map(|e| {
+                e.expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .filter(|n| n.ends_with(".yaml") && n != "_position.yaml")
             .collect();
         names.sort();
@@ -195,7 +200,11 @@ fn mentions(text: &str, id: &str) -> bool {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_sequence()
-        .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -203,7 +212,10 @@ fn strings(v: &Value) -> Vec<String> {
 fn every_plugin_model_is_shipped_or_accounted_for() {
     let shipped: BTreeSet<String> = models().iter().map(|m| m.id().to_owned()).collect();
     let md = models_md();
-    let accounted: Vec<&str> = ACCOUNTING_SECTIONS.iter().map(|h| section(&md, h)).collect();
+    let accounted: Vec<&str> = ACCOUNTING_SECTIONS
+        .iter()
+        .map(|h| section(&md, h))
+        .collect();
     let mut missing = Vec::new();
     for id in PLUGIN_IDS {
         if shipped.contains(*id) {
@@ -233,10 +245,9 @@ fn file_names_positions_and_families() {
     assert!(!all.is_empty());
     for (dir, model_type) in TYPES {
         let pos_path = root().join("models").join(dir).join("_position.yaml");
-        let positions: Vec<String> = serde_yaml::from_str(
-            &fs::read_to_string(&pos_path).expect("read _position.yaml"),
-        )
-        .unwrap_or_else(|e| panic!("{} does not parse: {e}", pos_path.display()));
+        let positions: Vec<String> =
+            serde_yaml::from_str(&fs::read_to_string(&pos_path).expect("read _position.yaml"))
+                .unwrap_or_else(|e| panic!("{} does not parse: {e}", pos_path.display()));
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for p in &positions {
             *counts.entry(p.as_str()).or_default() += 1;
@@ -285,11 +296,18 @@ fn cross_region_choices_match_the_bedrock_block() {
             .unwrap_or_else(|| panic!("{id}: bedrock.on_demand must be a boolean"));
         let profiles: BTreeSet<String> = b["profiles"]
             .as_mapping()
-            .map(|p| p.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .map(|p| {
+                p.keys()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let regions = strings(&b["regions"]);
         if on_demand {
-            assert!(!regions.is_empty(), "{id}: on_demand but no bedrock.regions");
+            assert!(
+                !regions.is_empty(),
+                "{id}: on_demand but no bedrock.regions"
+            );
         }
         for rule in m.doc["parameter_rules"].as_sequence().into_iter().flatten() {
             let name = rule["name"].as_str().unwrap_or_default();
@@ -317,7 +335,10 @@ fn cross_region_choices_match_the_bedrock_block() {
                 "au" => profiles.contains("au"),
                 other => panic!("{id}: unknown cross-region option {other:?}"),
             };
-            assert!(ok, "{id}: cross-region option {o:?} is not backed by the bedrock block");
+            assert!(
+                ok,
+                "{id}: cross-region option {o:?} is not backed by the bedrock block"
+            );
         }
         if !on_demand {
             assert!(
@@ -347,7 +368,11 @@ fn cross_region_choices_match_the_bedrock_block() {
             options.iter().any(|o| o == default),
             "{id}: cross-region default {default:?} is not among {options:?}"
         );
-        assert_eq!(rule["required"].as_bool(), Some(true), "{id}: cross-region must be required");
+        assert_eq!(
+            rule["required"].as_bool(),
+            Some(true),
+            "{id}: cross-region must be required"
+        );
     }
 }
 
@@ -358,21 +383,44 @@ fn max_tokens_is_the_documented_max_output() {
         let rule = m
             .rule("max_tokens")
             .unwrap_or_else(|| panic!("{id}: no max_tokens rule"));
-        let max = rule["max"].as_u64().unwrap_or_else(|| panic!("{id}: max_tokens.max"));
+        let max = rule["max"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{id}: max_tokens.max"));
         let documented = m.bedrock()["max_output_tokens"]
             .as_u64()
             .unwrap_or_else(|| panic!("{id}: bedrock.max_output_tokens"));
-        assert_eq!(max, documented, "{id}: max_tokens.max != bedrock.max_output_tokens");
-        assert_eq!(rule["required"].as_bool(), Some(true), "{id}: max_tokens must be required");
-        let default = rule["default"].as_u64().unwrap_or_else(|| panic!("{id}: max_tokens.default"));
-        assert!(default >= 1 && default <= max, "{id}: max_tokens.default out of range");
+        assert_eq!(
+            max, documented,
+            "{id}: max_tokens.max != bedrock.max_output_tokens"
+        );
+        assert_eq!(
+            rule["required"].as_bool(),
+            Some(true),
+            "{id}: max_tokens must be required"
+        );
+        let default = rule["default"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{id}: max_tokens.default"));
+        assert!(
+            default >= 1 && default <= max,
+            "{id}: max_tokens.default out of range"
+        );
         if let Some(budget) = m.rule("reasoning_budget") {
             let bmax = budget["max"].as_u64().unwrap_or_default();
-            assert!(bmax <= documented, "{id}: reasoning_budget.max above max output");
+            assert!(
+                bmax <= documented,
+                "{id}: reasoning_budget.max above max output"
+            );
         }
-        let ctx = m.doc["model_properties"]["context_size"].as_u64().unwrap_or_default();
+        let ctx = m.doc["model_properties"]["context_size"]
+            .as_u64()
+            .unwrap_or_default();
         assert!(ctx > 0, "{id}: context_size");
-        assert_eq!(m.doc["model_properties"]["mode"].as_str(), Some("chat"), "{id}: mode");
+        assert_eq!(
+            m.doc["model_properties"]["mode"].as_str(),
+            Some("chat"),
+            "{id}: mode"
+        );
     }
 }
 
@@ -395,14 +443,24 @@ fn prices_are_decimals() {
         };
         for key in ["input", "output", "cache_read", "cache_write", "unit"] {
             if let Some(v) = pricing.get(key) {
-                let s = v
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{id}: pricing.{key} must be a quoted decimal string"));
-                assert!(is_decimal(s), "{id}: pricing.{key} = {s:?} is not a decimal");
+                let s = v.as_str().unwrap_or_else(|| {
+                    panic!("{id}: pricing.{key} must be a quoted decimal string")
+                });
+                assert!(
+                    is_decimal(s),
+                    "{id}: pricing.{key} = {s:?} is not a decimal"
+                );
             }
         }
-        assert!(pricing.get("input").is_some(), "{id}: pricing without input");
-        assert_eq!(pricing.get("currency").and_then(|c| c.as_str()), Some("USD"), "{id}: currency");
+        assert!(
+            pricing.get("input").is_some(),
+            "{id}: pricing without input"
+        );
+        assert_eq!(
+            pricing.get("currency").and_then(|c| c.as_str()),
+            Some("USD"),
+            "{id}: currency"
+        );
     }
 }
 
@@ -416,15 +474,23 @@ fn embedding_blocks_are_complete() {
             .map(|s| s.iter().filter_map(Value::as_u64).collect())
             .unwrap_or_default();
         let default = b["default_dimensions"].as_u64().unwrap_or_default();
-        assert!(dims.contains(&default), "{id}: default_dimensions not among dimensions");
-        let chunks = m.doc["model_properties"]["max_chunks"].as_u64().unwrap_or_default();
+        assert!(
+            dims.contains(&default),
+            "{id}: default_dimensions not among dimensions"
+        );
+        let chunks = m.doc["model_properties"]["max_chunks"]
+            .as_u64()
+            .unwrap_or_default();
         let widest = dims.iter().copied().max().unwrap_or_default();
         assert!(chunks >= 1, "{id}: max_chunks");
         assert!(
             chunks * widest * 20 < 5_000_000,
             "{id}: {chunks} vectors of {widest} floats may exceed the daemon's 5 MiB line"
         );
-        assert!(b["multimodal"].as_bool().is_some(), "{id}: bedrock.multimodal");
+        assert!(
+            b["multimodal"].as_bool().is_some(),
+            "{id}: bedrock.multimodal"
+        );
     }
 }
 

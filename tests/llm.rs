@@ -12,6 +12,8 @@ use support::aws::{double, key_credentials, llm_request, user, with};
 use support::{Plugin, Session};
 
 const NOVA: &str = "amazon.nova-lite-v1:0";
+/// Priced at 0.001 / 0.005 per 1K tokens; called through its global profile by default.
+const HAIKU: &str = "anthropic.claude-haiku-4-5-20251001-v1:0";
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 fn plugin() -> Plugin {
@@ -25,19 +27,36 @@ fn plugin() -> Plugin {
 }
 
 fn text_of(s: &Session) -> String {
-    s.items().iter().filter_map(|c| c["delta"]["message"]["content"].as_str()).collect()
+    s.items()
+        .iter()
+        .filter_map(|c| c["delta"]["message"]["content"].as_str())
+        .collect()
 }
 
 fn last(s: &Session) -> Value {
-    s.items().last().map(|v| (*v).clone()).unwrap_or(Value::Null)
+    s.items()
+        .last()
+        .map(|v| (*v).clone())
+        .unwrap_or(Value::Null)
 }
 
 fn tool_calls(s: &Session) -> Vec<Value> {
-    s.items().iter().flat_map(|c| c["delta"]["message"]["tool_calls"].as_array().cloned().unwrap_or_default()).collect()
+    s.items()
+        .iter()
+        .flat_map(|c| {
+            c["delta"]["message"]["tool_calls"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 fn converse_bodies(d: &bedrock_double::Double) -> Vec<RecordedRequest> {
-    d.requests().into_iter().filter(|r| matches!(r.operation, Operation::Converse | Operation::ConverseStream)).collect()
+    d.requests()
+        .into_iter()
+        .filter(|r| matches!(r.operation, Operation::Converse | Operation::ConverseStream))
+        .collect()
 }
 
 #[test]
@@ -45,30 +64,55 @@ fn streaming_text_arrives_as_deltas_with_usage_and_price_at_the_end() {
     let d = double();
     let mut p = plugin();
     let prompt = r#"Say hi [[double: {"text": "Hello there, friend!", "deltas": 4, "usage": {"input_tokens": 1000, "output_tokens": 50}}]]"#;
-    let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(prompt), true, json!({"max_tokens": 200, "temperature": 0.5})));
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            HAIKU,
+            &key_credentials(&d),
+            user(prompt),
+            true,
+            json!({"max_tokens": 200, "temperature": 0.5}),
+        ),
+    );
     assert!(s.error().is_none(), "{s:#?}");
     let items = s.items();
-    assert_eq!(items.len(), 5, "4 text deltas and the final chunk: {items:#?}");
+    assert_eq!(
+        items.len(),
+        5,
+        "4 text deltas and the final chunk: {items:#?}"
+    );
     for (i, chunk) in items.iter().enumerate() {
         assert_eq!(chunk["delta"]["index"], i as u64);
-        assert_eq!(chunk["model"], NOVA);
+        assert_eq!(chunk["model"], HAIKU);
     }
     assert_eq!(text_of(&s), "Hello there, friend!");
     let end = last(&s);
     assert_eq!(end["delta"]["finish_reason"], "stop");
     let usage = &end["delta"]["usage"];
-    assert_eq!((usage["prompt_tokens"].as_u64(), usage["completion_tokens"].as_u64()), (Some(1000), Some(50)));
-    // Nova Lite: 0.00006 and 0.00024 per 1K tokens.
-    assert_eq!(usage["prompt_price"], "0.0000600");
-    assert_eq!(usage["completion_price"], "0.0000120");
-    assert_eq!(usage["total_price"], "0.0000720");
+    assert_eq!(
+        (
+            usage["prompt_tokens"].as_u64(),
+            usage["completion_tokens"].as_u64()
+        ),
+        (Some(1000), Some(50))
+    );
+    assert_eq!(usage["prompt_unit_price"], "0.001");
+    assert_eq!(usage["prompt_price"], "0.0010000");
+    assert_eq!(usage["completion_price"], "0.0002500");
+    assert_eq!(usage["total_price"], "0.0012500");
     assert!(usage["latency"].as_f64().is_some_and(|l| l > 0.0));
 
     let sent = converse_bodies(&d);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].operation, Operation::ConverseStream);
-    assert_eq!(sent[0].model_id.as_deref(), Some(NOVA));
-    assert_eq!(sent[0].body["inferenceConfig"], json!({"maxTokens": 200, "temperature": 0.5}));
+    assert_eq!(
+        sent[0].model_id.as_deref(),
+        Some(format!("global.{HAIKU}").as_str())
+    );
+    assert_eq!(
+        sent[0].body["inferenceConfig"],
+        json!({"maxTokens": 200, "temperature": 0.5})
+    );
     assert_eq!(sent[0].body["messages"][0]["content"][0]["text"], prompt);
 }
 
@@ -77,7 +121,10 @@ fn blocking_answers_in_one_chunk_with_the_whole_message() {
     let d = double();
     let mut p = plugin();
     let prompt = r#"[[double: {"text": "All at once.", "usage": {"input_tokens": 10, "output_tokens": 4}}]]"#;
-    let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(prompt), false, json!({})));
+    let s = p.call(
+        "invoke_llm",
+        llm_request(NOVA, &key_credentials(&d), user(prompt), false, json!({})),
+    );
     let items = s.items();
     assert_eq!(items.len(), 1, "{s:#?}");
     assert_eq!(items[0]["delta"]["index"], 0);
@@ -88,7 +135,13 @@ fn blocking_answers_in_one_chunk_with_the_whole_message() {
 
 fn tool_request(d: &bedrock_double::Double, stream: bool, marker: &str) -> Value {
     with(
-        llm_request(NOVA, &key_credentials(d), user(&format!("Weather in Paris and Rome? {marker}")), stream, json!({})),
+        llm_request(
+            NOVA,
+            &key_credentials(d),
+            user(&format!("Weather in Paris and Rome? {marker}")),
+            stream,
+            json!({}),
+        ),
         json!({"tools": [
             {"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
             {"name": "get_time", "description": "", "parameters": {}}
@@ -109,7 +162,9 @@ fn every_parallel_tool_call_is_emitted_complete_in_both_modes() {
             assert_eq!(call["id"], id);
             assert_eq!(call["type"], "function");
             assert_eq!(call["function"]["name"], "get_weather");
-            let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or("")).expect("JSON arguments");
+            let args: Value =
+                serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or(""))
+                    .expect("JSON arguments");
             assert_eq!(args, json!({"city": city}));
         }
         assert_eq!(last(&s)["delta"]["finish_reason"], "tool_calls");
@@ -117,11 +172,20 @@ fn every_parallel_tool_call_is_emitted_complete_in_both_modes() {
     let sent = converse_bodies(&d);
     let tools = &sent[0].body["toolConfig"]["tools"];
     assert_eq!(tools[0]["toolSpec"]["name"], "get_weather");
-    assert_eq!(tools[0]["toolSpec"]["inputSchema"]["json"]["required"], json!(["city"]));
+    assert_eq!(
+        tools[0]["toolSpec"]["inputSchema"]["json"]["required"],
+        json!(["city"])
+    );
     // An empty schema is sent as an empty object schema, and no empty description.
-    assert_eq!(tools[1]["toolSpec"]["inputSchema"]["json"], json!({"type": "object", "properties": {}}));
+    assert_eq!(
+        tools[1]["toolSpec"]["inputSchema"]["json"],
+        json!({"type": "object", "properties": {}})
+    );
     assert!(tools[1]["toolSpec"].get("description").is_none());
-    assert_eq!(sent[0].body["toolConfig"]["toolChoice"], json!({"auto": {}}));
+    assert_eq!(
+        sent[0].body["toolConfig"]["toolChoice"],
+        json!({"auto": {}})
+    );
 }
 
 #[test]
@@ -130,8 +194,15 @@ fn reasoning_is_wrapped_in_think_tags() {
     let mut p = plugin();
     let prompt = r#"[[double: {"reasoning": "Let me think about it.", "signature": "sig", "text": "42", "deltas": 2}]]"#;
     for stream in [true, false] {
-        let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(prompt), stream, json!({})));
-        assert_eq!(text_of(&s), "<think>\nLet me think about it.\n</think>\n42", "stream={stream}");
+        let s = p.call(
+            "invoke_llm",
+            llm_request(NOVA, &key_credentials(&d), user(prompt), stream, json!({})),
+        );
+        assert_eq!(
+            text_of(&s),
+            "<think>\nLet me think about it.\n</think>\n42",
+            "stream={stream}"
+        );
     }
 }
 
@@ -157,7 +228,13 @@ fn history_maps_to_converse_messages() {
         {"role": "user", "content": "Thanks [[double: {\"text\": \"ok\"}]]"}
     ]);
     let req = with(
-        llm_request(NOVA, &key_credentials(&d), messages, true, json!({"top_k": 20, "top_p": 0.9})),
+        llm_request(
+            HAIKU,
+            &key_credentials(&d),
+            messages,
+            true,
+            json!({"top_k": 20, "top_p": 0.5, "max_tokens": 300}),
+        ),
         json!({"stop": ["END", ""], "tools": null}),
     );
     let s = p.call("invoke_llm", req);
@@ -165,8 +242,15 @@ fn history_maps_to_converse_messages() {
     let body = &converse_bodies(&d)[0].body;
     assert_eq!(body["system"], json!([{"text": "You are terse."}]));
     let msgs = body["messages"].as_array().expect("messages");
-    let roles: Vec<&str> = msgs.iter().map(|m| m["role"].as_str().unwrap_or("")).collect();
-    assert_eq!(roles, ["user", "assistant", "user"], "same-role turns merged: {body:#}");
+    let roles: Vec<&str> = msgs
+        .iter()
+        .map(|m| m["role"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "user"],
+        "same-role turns merged: {body:#}"
+    );
     let first = msgs[0]["content"].as_array().expect("content");
     assert_eq!(first[1]["image"]["format"], "png");
     assert_eq!(first[1]["image"]["source"]["bytes"], png);
@@ -175,15 +259,30 @@ fn history_maps_to_converse_messages() {
     assert_eq!(first[3]["text"], "And be quick.");
     let assistant = msgs[1]["content"].as_array().expect("assistant content");
     assert_eq!(assistant[0]["text"], "Let me check.");
-    assert_eq!(assistant[1]["toolUse"], json!({"toolUseId": "call_1", "name": "get_weather", "input": {"city": "Paris"}}));
+    assert_eq!(
+        assistant[1]["toolUse"],
+        json!({"toolUseId": "call_1", "name": "get_weather", "input": {"city": "Paris"}})
+    );
     assert_eq!(assistant[2]["toolUse"]["input"], json!({}));
     let results = msgs[2]["content"].as_array().expect("results");
-    assert_eq!(results[0]["toolResult"], json!({"toolUseId": "call_1", "content": [{"json": {"temp": 21}}]}));
-    assert_eq!(results[1]["toolResult"], json!({"toolUseId": "call_2", "content": [{"text": "sunny"}]}));
+    assert_eq!(
+        results[0]["toolResult"],
+        json!({"toolUseId": "call_1", "content": [{"json": {"temp": 21}}]})
+    );
+    assert_eq!(
+        results[1]["toolResult"],
+        json!({"toolUseId": "call_2", "content": [{"text": "sunny"}]})
+    );
     // History holds tool use but no tool is offered: a placeholder tool keeps Bedrock happy.
-    assert_eq!(body["toolConfig"]["tools"][0]["toolSpec"]["name"], "dify_no_tools_available");
-    assert_eq!(body["inferenceConfig"], json!({"topP": 0.9, "stopSequences": ["END"]}));
-    assert_eq!(body["additionalModelRequestFields"], json!({"inferenceConfig": {"topK": 20}}));
+    assert_eq!(
+        body["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "dify_no_tools_available"
+    );
+    assert_eq!(
+        body["inferenceConfig"],
+        json!({"maxTokens": 300, "topP": 0.5, "stopSequences": ["END"]})
+    );
+    assert_eq!(body["additionalModelRequestFields"], json!({"top_k": 20}));
 }
 
 #[test]
@@ -193,17 +292,26 @@ fn tool_choice_is_honoured() {
     let cases = [
         (json!({"mode": "auto"}), Some(json!({"auto": {}}))),
         (json!({"mode": "required"}), Some(json!({"any": {}}))),
-        (json!({"mode": "tool", "name": "get_time"}), Some(json!({"tool": {"name": "get_time"}}))),
+        (
+            json!({"mode": "tool", "name": "get_time"}),
+            Some(json!({"tool": {"name": "get_time"}})),
+        ),
         (json!({"mode": "none"}), None),
     ];
     for (choice, expected) in cases {
         d.clear_requests();
-        let s = p.call("invoke_llm", with(tool_request(&d, true, ""), json!({"tool_choice": choice})));
+        let s = p.call(
+            "invoke_llm",
+            with(tool_request(&d, true, ""), json!({"tool_choice": choice})),
+        );
         assert!(s.error().is_none(), "{choice}: {s:#?}");
         let body = &converse_bodies(&d)[0].body;
         match expected {
             Some(c) => assert_eq!(body["toolConfig"]["toolChoice"], c, "{choice}"),
-            None => assert!(body.get("toolConfig").is_none(), "{choice}: no tools at all: {body:#}"),
+            None => assert!(
+                body.get("toolConfig").is_none(),
+                "{choice}: no tools at all: {body:#}"
+            ),
         }
     }
 }
@@ -214,22 +322,61 @@ fn unsupported_input_is_refused_before_any_call_to_aws() {
     let mut p = plugin();
     let part = |kind: &str, mime: &str, b64: &str| json!([{"role": "user", "content": [{"type": kind, "mime_type": mime, "base64_data": b64, "format": "", "url": ""}]}]);
     let cases = [
-        (part("image", "image/tiff", "SUkqAAgAAAA="), "image type image/tiff is not supported"),
-        (part("image", "image/png", "@@not base64@@"), "not valid base64"),
-        (part("document", "application/zip", "UEsDBA=="), "document type application/zip is not supported"),
-        (part("audio", "audio/mp3", "SUQz"), "audio content is not supported"),
-        (json!([{"role": "user", "content": [{"type": "image", "url": "https://example.com/cat.png", "mime_type": "image/png"}]}]), "given as a link"),
+        (
+            part("image", "image/tiff", "SUkqAAgAAAA="),
+            "image type image/tiff is not supported",
+        ),
+        (
+            part("image", "image/png", "@@not base64@@"),
+            "not valid base64",
+        ),
+        (
+            part("document", "application/zip", "UEsDBA=="),
+            "document type application/zip is not supported",
+        ),
+        (
+            part("audio", "audio/mp3", "SUQz"),
+            "audio content is not supported",
+        ),
+        (
+            json!([{"role": "user", "content": [{"type": "image", "url": "https://example.com/cat.png", "mime_type": "image/png"}]}]),
+            "given as a link",
+        ),
     ];
     for (messages, needle) in cases {
-        let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), messages, true, json!({})));
+        let s = p.call(
+            "invoke_llm",
+            llm_request(NOVA, &key_credentials(&d), messages, true, json!({})),
+        );
         let e = s.expect_error();
         assert_eq!(e["error_type"], "InvokeBadRequestError", "{e}");
-        assert!(e["message"].as_str().unwrap_or("").contains(needle), "{e} should say {needle:?}");
+        assert!(
+            e["message"].as_str().unwrap_or("").contains(needle),
+            "{e} should say {needle:?}"
+        );
         assert_eq!(e["args"]["description"], e["message"]);
     }
-    let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), json!([{"role": "user", "content": "x"}]), true, json!({"top_k": 900})));
-    assert!(s.expect_error()["message"].as_str().unwrap_or("").contains("top_k should be less than or equal to"));
-    assert!(converse_bodies(&d).is_empty(), "nothing may reach Bedrock: {:#?}", d.requests());
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            HAIKU,
+            &key_credentials(&d),
+            json!([{"role": "user", "content": "x"}]),
+            true,
+            json!({"top_k": 900}),
+        ),
+    );
+    assert!(
+        s.expect_error()["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("top_k should be less than or equal to")
+    );
+    assert!(
+        converse_bodies(&d).is_empty(),
+        "nothing may reach Bedrock: {:#?}",
+        d.requests()
+    );
 }
 
 #[test]
@@ -242,22 +389,48 @@ fn aws_errors_map_to_the_dify_errors_dify_understands() {
         (400, "ServiceQuotaExceededException", "InvokeRateLimitError"),
         (400, "ValidationException", "InvokeBadRequestError"),
         (404, "ResourceNotFoundException", "InvokeBadRequestError"),
-        (500, "InternalServerException", "InvokeServerUnavailableError"),
-        (503, "ServiceUnavailableException", "InvokeServerUnavailableError"),
+        (
+            500,
+            "InternalServerException",
+            "InvokeServerUnavailableError",
+        ),
+        (
+            503,
+            "ServiceUnavailableException",
+            "InvokeServerUnavailableError",
+        ),
         (408, "ModelTimeoutException", "InvokeServerUnavailableError"),
         (424, "ModelErrorException", "InvokeServerUnavailableError"),
-        (429, "ModelNotReadyException", "InvokeServerUnavailableError"),
-        (403, "UnrecognizedClientException", "InvokeAuthorizationError"),
+        (
+            429,
+            "ModelNotReadyException",
+            "InvokeServerUnavailableError",
+        ),
+        (
+            403,
+            "UnrecognizedClientException",
+            "InvokeAuthorizationError",
+        ),
         (403, "ExpiredTokenException", "InvokeAuthorizationError"),
     ];
     for stream in [true, false] {
         for (status, code, kind) in cases {
-            let marker = format!(r#"[[double: {{"error": {{"status": {status}, "type": "{code}", "message": "scripted {code}"}}}}]]"#);
-            let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(&marker), stream, json!({})));
+            let marker = format!(
+                r#"[[double: {{"error": {{"status": {status}, "type": "{code}", "message": "scripted {code}"}}}}]]"#
+            );
+            let s = p.call(
+                "invoke_llm",
+                llm_request(NOVA, &key_credentials(&d), user(&marker), stream, json!({})),
+            );
             let e = s.expect_error();
             assert_eq!(e["error_type"], kind, "{code} stream={stream}: {e}");
             let message = e["message"].as_str().unwrap_or("");
-            assert!(message.starts_with("[bedrock] ") && message.contains(code) && message.contains(&format!("scripted {code}")), "{message}");
+            assert!(
+                message.starts_with("[bedrock] ")
+                    && message.contains(code)
+                    && message.contains(&format!("scripted {code}")),
+                "{message}"
+            );
         }
     }
 }
@@ -267,21 +440,57 @@ fn a_stream_failing_after_text_ends_with_error_then_end() {
     let d = double();
     let mut p = plugin();
     let cases = [
-        (r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "throttlingException", "message": "slow down"}}"#, "InvokeRateLimitError", "ThrottlingException"),
-        (r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "modelStreamErrorException", "message": "boom"}}"#, "InvokeConnectionError", "ModelStreamErrorException"),
-        (r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "internalServerException"}}"#, "InvokeServerUnavailableError", "InternalServerException"),
-        (r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "validationException", "message": "bad"}}"#, "InvokeBadRequestError", "ValidationException"),
-        (r#"{"text": "one two three four", "deltas": 4, "drop_after": 4}"#, "", "broke off"),
-        (r#"{"text": "one two three four", "deltas": 4, "stall": {"after": 4, "ms": 5000}}"#, "InvokeConnectionError", "stalled"),
+        (
+            r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "throttlingException", "message": "slow down"}}"#,
+            "InvokeRateLimitError",
+            "ThrottlingException",
+        ),
+        (
+            r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "modelStreamErrorException", "message": "boom"}}"#,
+            "InvokeConnectionError",
+            "ModelStreamErrorException",
+        ),
+        (
+            r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "internalServerException"}}"#,
+            "InvokeServerUnavailableError",
+            "InternalServerException",
+        ),
+        (
+            r#"{"text": "one two three four", "deltas": 4, "exception": {"after": 4, "type": "validationException", "message": "bad"}}"#,
+            "InvokeBadRequestError",
+            "ValidationException",
+        ),
+        (
+            r#"{"text": "one two three four", "deltas": 4, "drop_after": 4}"#,
+            "",
+            "broke off",
+        ),
+        (
+            r#"{"text": "one two three four", "deltas": 4, "stall": {"after": 4, "ms": 5000}}"#,
+            "InvokeConnectionError",
+            "stalled",
+        ),
     ];
     for (script, kind, needle) in cases {
-        let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(&format!("[[double: {script}]]")), true, json!({})));
+        let s = p.call(
+            "invoke_llm",
+            llm_request(
+                NOVA,
+                &key_credentials(&d),
+                user(&format!("[[double: {script}]]")),
+                true,
+                json!({}),
+            ),
+        );
         assert!(!text_of(&s).is_empty(), "some text was sent first: {s:#?}");
         let e = s.expect_error();
         if !kind.is_empty() {
             assert_eq!(e["error_type"], kind, "{script}: {e}");
         }
-        assert!(e["message"].as_str().unwrap_or("").contains(needle), "{script}: {e}");
+        assert!(
+            e["message"].as_str().unwrap_or("").contains(needle),
+            "{script}: {e}"
+        );
     }
 }
 
@@ -290,7 +499,10 @@ fn cache_tokens_count_as_prompt_tokens_at_their_own_price() {
     let d = double();
     let mut p = plugin();
     let prompt = r#"[[double: {"usage": {"input_tokens": 100, "output_tokens": 10, "cache_read_input_tokens": 1000, "cache_write_input_tokens": 200}}]]"#;
-    let s = p.call("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(prompt), true, json!({})));
+    let s = p.call(
+        "invoke_llm",
+        llm_request(NOVA, &key_credentials(&d), user(prompt), true, json!({})),
+    );
     let usage = &last(&s)["delta"]["usage"];
     assert_eq!(usage["prompt_tokens"], 1300);
     assert_eq!(usage["total_tokens"], 1310);
@@ -315,8 +527,14 @@ fn two_hundred_slow_streams_run_concurrently_while_heartbeats_continue() {
     // Each stream takes about 2 s (10 events, 200 ms apart); 200 in a row would take 400 s.
     let marker = r#"[[double: {"text": "a b c d e f g h", "deltas": 8, "delay_ms": 200}]]"#;
     let started = Instant::now();
-    let ids: Vec<String> =
-        (0..200).map(|_| p.request("invoke_llm", llm_request(NOVA, &key_credentials(&d), user(marker), true, json!({})))).collect();
+    let ids: Vec<String> = (0..200)
+        .map(|_| {
+            p.request(
+                "invoke_llm",
+                llm_request(NOVA, &key_credentials(&d), user(marker), true, json!({})),
+            )
+        })
+        .collect();
     for id in &ids {
         let s = p.wait_session(id, SECS(120));
         assert!(s.error().is_none(), "{s:#?}");
@@ -324,9 +542,21 @@ fn two_hundred_slow_streams_run_concurrently_while_heartbeats_continue() {
     }
     let elapsed = started.elapsed();
     assert!(elapsed < SECS(60), "200 streams of ~2 s took {elapsed:?}");
-    let during: Vec<_> = p.heartbeats().into_iter().filter(|t| *t >= started).collect();
-    assert!(during.len() as u64 + 1 >= elapsed.as_secs(), "{} heartbeats in {elapsed:?}", during.len());
+    let during: Vec<_> = p
+        .heartbeats()
+        .into_iter()
+        .filter(|t| *t >= started)
+        .collect();
+    assert!(
+        during.len() as u64 + 1 >= elapsed.as_secs(),
+        "{} heartbeats in {elapsed:?}",
+        during.len()
+    );
     for pair in during.windows(2) {
-        assert!(pair[1] - pair[0] < SECS(3), "a heartbeat gap of {:?}", pair[1] - pair[0]);
+        assert!(
+            pair[1] - pair[0] < SECS(3),
+            "a heartbeat gap of {:?}",
+            pair[1] - pair[0]
+        );
     }
 }

@@ -281,7 +281,8 @@ mod tests {
         let e = invocation_id(&d, Some("disabled"), "us-west-2").expect_err("not in region");
         assert!(
             e.message.contains("not offered in-region in us-west-2")
-                && e.message.ends_with("choose Cross-region inference \"geographic\" instead"),
+                && e.message
+                    .ends_with("choose Cross-region inference \"geographic\" instead"),
             "{e}"
         );
         let profile_only = decl(false, &["geographic", "global"]);

@@ -31,7 +31,13 @@ pub fn api_key_credentials(double: &Double) -> Value {
 }
 
 /// An `invoke_llm` payload.
-pub fn llm_request(model: &str, credentials: &Value, messages: Value, stream: bool, parameters: Value) -> Value {
+pub fn llm_request(
+    model: &str,
+    credentials: &Value,
+    messages: Value,
+    stream: bool,
+    parameters: Value,
+) -> Value {
     json!({
         "provider": "bedrock",
         "model": model,

@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod daemon_rules;
+pub mod proxy;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
