@@ -14,6 +14,9 @@ use support::aws::{api_key_credentials, double, key_credentials, llm_request, us
 use support::proxy::Proxy;
 
 const NOVA: &str = "amazon.nova-lite-v1:0";
+
+/// Environment variables for one plugin process.
+type Env<'a> = Vec<(&'a str, &'a str)>;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 fn start(env: &[(&str, &str)]) -> Plugin {
@@ -188,7 +191,7 @@ fn machine_credentials_from_web_identity_ecs_and_imds() {
     std::fs::write(&token, TEST_WEB_IDENTITY_TOKEN).expect("token");
     let url = d.url();
     let ecs_url = format!("{url}{TEST_ECS_PATH}");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Operation)> = vec![
+    let cases: Vec<(&str, Env, Operation)> = vec![
         (
             "web identity",
             vec![

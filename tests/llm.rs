@@ -560,3 +560,180 @@ fn two_hundred_slow_streams_run_concurrently_while_heartbeats_continue() {
         );
     }
 }
+
+#[test]
+fn claude_parameters_map_to_their_fields() {
+    let d = double();
+    let mut p = plugin();
+    let messages = json!([
+        {"role": "system", "content": "Be exact."},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "<think>\nprivate\n</think>\nfirst answer"},
+        {"role": "user", "content": "second question [[double: {\"text\": \"{}\"}]]"}
+    ]);
+    let parameters = json!({"reasoning_type": true, "reasoning_budget": 2000, "max_tokens": 4000,
+        "system_cache_checkpoint": true, "latest_two_messages_cache_checkpoint": true, "response_format": "JSON"});
+    let id = p.request_in_app(
+        "invoke_llm",
+        llm_request(
+            HAIKU,
+            &with(
+                key_credentials(&d),
+                json!({"enable_request_metadata": "enabled"}),
+            ),
+            messages,
+            true,
+            parameters,
+        ),
+        Some("app-42"),
+    );
+    let s = p.wait_session(&id, SECS(30));
+    assert!(s.error().is_none(), "{s:#?}");
+    let body = &converse_bodies(&d)[0].body;
+    assert_eq!(
+        body["additionalModelRequestFields"],
+        json!({"thinking": {"type": "enabled", "budget_tokens": 2000}})
+    );
+    assert_eq!(body["inferenceConfig"], json!({"maxTokens": 4000}));
+    let system = body["system"].as_array().expect("system");
+    assert_eq!(system[0]["text"], "Be exact.");
+    assert!(
+        system[1]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("one valid JSON document")
+    );
+    assert_eq!(system[2], json!({"cachePoint": {"type": "default"}}));
+    let msgs = body["messages"].as_array().expect("messages");
+    assert_eq!(
+        msgs[1]["content"],
+        json!([{"text": "first answer"}]),
+        "think text is not sent back"
+    );
+    for i in [0, 2] {
+        let content = msgs[i]["content"].as_array().expect("content");
+        assert_eq!(
+            content.last(),
+            Some(&json!({"cachePoint": {"type": "default"}})),
+            "user turn {i}"
+        );
+    }
+    assert_eq!(
+        body["requestMetadata"],
+        json!({"dify_app_id": "app-42", "dify_source": "dify"})
+    );
+    // Thinking with a non-default temperature is refused before AWS.
+    d.clear_requests();
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            HAIKU,
+            &key_credentials(&d),
+            user("x"),
+            true,
+            json!({"reasoning_type": true, "temperature": 0.3}),
+        ),
+    );
+    assert!(
+        s.expect_error()["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("extended thinking needs temperature 1")
+    );
+    assert!(d.requests().is_empty());
+}
+
+#[test]
+fn cross_region_choices_resolve_per_region_and_refuse_clearly() {
+    let d = double();
+    let mut p = plugin();
+    let region = |r: &str| with(key_credentials(&d), json!({"aws_region": r}));
+    for (r, choice, expected) in [
+        ("eu-west-1", "geographic", format!("eu.{HAIKU}")),
+        ("us-west-2", "global", format!("global.{HAIKU}")),
+        ("ap-northeast-1", "jp", format!("jp.{HAIKU}")),
+    ] {
+        d.clear_requests();
+        let s = p.call(
+            "invoke_llm",
+            llm_request(
+                HAIKU,
+                &region(r),
+                user("hi"),
+                true,
+                json!({"cross-region": choice}),
+            ),
+        );
+        assert!(s.error().is_none(), "{r} {choice}: {s:#?}");
+        assert_eq!(
+            converse_bodies(&d)[0].model_id.as_deref(),
+            Some(expected.as_str()),
+            "{r} {choice}"
+        );
+    }
+    d.clear_requests();
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            HAIKU,
+            &region("us-east-1"),
+            user("hi"),
+            true,
+            json!({"cross-region": "jp"}),
+        ),
+    );
+    let message = s.expect_error()["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        message
+            .contains("no \"jp\" cross-region inference profile that can be called from us-east-1"),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"geographic\" or \"global\""),
+        "{message}"
+    );
+    assert!(d.requests().is_empty());
+}
+
+#[test]
+fn each_family_streams_and_blocks() {
+    let d = double();
+    let mut p = plugin();
+    // Llama 3.1 8B runs in-region only in us-west-2: from us-east-1 it takes the us. profile.
+    for (model, params) in [
+        (HAIKU, json!({"max_tokens": 100})),
+        (NOVA, json!({"max_tokens": 100})),
+        ("meta.llama3-1-8b-instruct-v1:0", json!({"max_tokens": 100, "cross-region": "geographic"})),
+    ] {
+        for stream in [true, false] {
+            d.clear_requests();
+            let prompt = r#"[[double: {"text": "family answer", "deltas": 2, "usage": {"input_tokens": 3, "output_tokens": 2}}]]"#;
+            let s = p.call(
+                "invoke_llm",
+                llm_request(
+                    model,
+                    &key_credentials(&d),
+                    user(prompt),
+                    stream,
+                    params.clone(),
+                ),
+            );
+            assert!(s.error().is_none(), "{model} stream={stream}: {s:#?}");
+            assert_eq!(text_of(&s), "family answer", "{model} stream={stream}");
+            assert_eq!(last(&s)["delta"]["usage"]["total_tokens"], 5);
+            let sent = converse_bodies(&d);
+            assert_eq!(
+                sent[0].operation,
+                if stream {
+                    Operation::ConverseStream
+                } else {
+                    Operation::Converse
+                }
+            );
+            assert_eq!(sent[0].resolved_model.as_deref(), Some(model), "{model}");
+        }
+    }
+}

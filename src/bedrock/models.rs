@@ -166,9 +166,80 @@ pub fn custom_id(credentials: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Every model parameter a YAML may declare; each is consumed by the Converse mapping
+/// (`converse::Params`) or by [`invocation_id`] (`cross-region`).
+pub const IMPLEMENTED_PARAMETERS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "cross-region",
+    "reasoning_type",
+    "reasoning_budget",
+    "system_cache_checkpoint",
+    "latest_two_messages_cache_checkpoint",
+    "response_format",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bedrock::families::{Reasoning, TopK};
+
+    /// No declared parameter is silently dropped: each is implemented, and the model's
+    /// family takes it.
+    #[test]
+    fn every_declared_parameter_is_implemented_for_its_family() {
+        let catalog = Catalog::embedded().expect("catalog");
+        for decl in catalog
+            .models()
+            .iter()
+            .filter(|m| m.model_type == ModelType::Llm)
+        {
+            let facts = decl
+                .bedrock
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} has no bedrock block", decl.model));
+            let family = family_named(&facts.family)
+                .unwrap_or_else(|| panic!("{}: unknown family {}", decl.model, facts.family));
+            for rule in &decl.parameter_rules {
+                let name = rule.name.as_str();
+                assert!(
+                    IMPLEMENTED_PARAMETERS.contains(&name),
+                    "{}: parameter {name} is not implemented",
+                    decl.model
+                );
+                let ok = match name {
+                    "top_k" => family.top_k != TopK::Unsupported,
+                    "reasoning_type" | "reasoning_budget" => {
+                        family.reasoning == Reasoning::AnthropicBudget
+                    }
+                    "system_cache_checkpoint" | "latest_two_messages_cache_checkpoint" => {
+                        family.prompt_caching
+                    }
+                    _ => true,
+                };
+                assert!(
+                    ok,
+                    "{}: family {} cannot take {name}",
+                    decl.model, family.name
+                );
+            }
+            if let Some(rule) = decl
+                .parameter_rules
+                .iter()
+                .find(|r| r.name == "cross-region")
+            {
+                for option in &rule.options {
+                    assert!(
+                        ["disabled", "geographic", "global", "jp", "au"].contains(&option.as_str()),
+                        "{}: unknown cross-region option {option}",
+                        decl.model
+                    );
+                }
+            }
+        }
+    }
     use crate::declaration::{I18n, ParameterRule, expand_rule};
     use serde_json::json;
 

@@ -185,12 +185,18 @@ impl Plugin {
 
     /// Sends a request for `action` with `fields` as the action payload; returns its session id.
     pub fn request(&mut self, action: &str, fields: Value) -> String {
+        self.request_in_app(action, fields, None)
+    }
+
+    /// As [`Plugin::request`], from a Dify app (the envelope's `app_id`).
+    pub fn request_in_app(&mut self, action: &str, fields: Value, app_id: Option<&str>) -> String {
         let id = format!(
             "sess-{}-{}",
             std::process::id(),
             self.next_id.fetch_add(1, Ordering::Relaxed)
         );
-        let line = envelope(&id, action, fields);
+        let mut line = envelope(&id, action, fields);
+        line["app_id"] = app_id.map_or(Value::Null, Value::from);
         self.actions
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -58,6 +58,8 @@ pub struct Params {
     pub reasoning_budget: Option<i64>,
     pub cache_system: bool,
     pub cache_latest_messages: bool,
+    /// Dify's `response_format` (JSON or XML): the answer must be one such document.
+    pub response_format: Option<String>,
 }
 
 impl Params {
@@ -81,6 +83,10 @@ impl Params {
             },
             cache_system: flag("system_cache_checkpoint"),
             cache_latest_messages: flag("latest_two_messages_cache_checkpoint"),
+            response_format: p
+                .get("response_format")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         }
     }
 }
@@ -201,6 +207,12 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
             .map(|(role, blocks)| (role, blocks.into_iter().map(tool_block_as_text).collect()))
             .collect();
         history_has_tools = false;
+    }
+
+    if let Some(format) = &input.params.response_format {
+        system_texts.push(format!(
+            "Answer with one valid {format} document and nothing else: no explanation before or after it, and no code fences."
+        ));
     }
 
     // Models without system prompts get them at the start of the first user turn.
