@@ -9,6 +9,7 @@ pub mod bedrock;
 pub mod declaration;
 pub mod error;
 pub mod logging;
+pub mod package;
 pub mod prompt;
 pub mod runtime;
 pub mod settings;

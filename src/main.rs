@@ -9,6 +9,7 @@ use dify_bedrock::declaration::Catalog;
 use dify_bedrock::logging;
 use dify_bedrock::runtime::{self, StopReason, Writer};
 use dify_bedrock::settings::{InstallMethod, Settings};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 
 const USAGE: &str = "\
@@ -17,6 +18,7 @@ dify-bedrock — the Amazon Bedrock model provider for Dify
 USAGE:
     dify-bedrock [serve]     serve the plugin protocol; the mode comes from INSTALL_METHOD
                              (local: stdin/stdout, as the Dify plugin daemon runs it)
+    dify-bedrock package     build the installable .difypkg
     dify-bedrock --version
     dify-bedrock --help
 
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(parent),
+        Some("package") => dify_bedrock::package::run(&args[1..]),
         Some("--version" | "-V" | "version") => {
             println!("dify-bedrock {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -84,9 +87,6 @@ fn serve_stdio(settings: Settings, parent: u32) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime::spawn_heartbeat(writer.clone(), settings.heartbeat_interval);
-    runtime::spawn_parent_watch(parent);
-
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -99,10 +99,14 @@ fn serve_stdio(settings: Settings, parent: u32) -> ExitCode {
     };
     let reason = rt.block_on(async {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Signal handlers are in place before the first heartbeat says we are ready.
+        let signals = stop_signals();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            wait_for_signal(signals).await;
             let _ = stop_tx.send(true);
         });
+        runtime::spawn_heartbeat(writer.clone(), settings.heartbeat_interval);
+        runtime::spawn_parent_watch(parent);
         let state = Arc::new(AppState::new(catalog, settings.network.clone()));
         let reason = runtime::serve_lines(
             tokio::io::stdin(),
@@ -128,12 +132,18 @@ fn serve_stdio(settings: Settings, parent: u32) -> ExitCode {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
+type Signals = (std::io::Result<Signal>, std::io::Result<Signal>);
+
+/// Registers SIGTERM and SIGINT handlers (must run inside the runtime).
+fn stop_signals() -> Signals {
+    (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
+    )
+}
+
+async fn wait_for_signal(signals: Signals) {
+    match signals {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -706,7 +706,10 @@ fn each_family_streams_and_blocks() {
     for (model, params) in [
         (HAIKU, json!({"max_tokens": 100})),
         (NOVA, json!({"max_tokens": 100})),
-        ("meta.llama3-1-8b-instruct-v1:0", json!({"max_tokens": 100, "cross-region": "geographic"})),
+        (
+            "meta.llama3-1-8b-instruct-v1:0",
+            json!({"max_tokens": 100, "cross-region": "geographic"}),
+        ),
     ] {
         for stream in [true, false] {
             d.clear_requests();

@@ -220,9 +220,9 @@ fn a_bad_payload_gets_an_error_and_end_naming_the_field() {
         ),
         (
             "invoke_llm",
-            base(json!({"model_parameters": {"top_k": "many"}})),
+            base(json!({"model_parameters": {"max_tokens": "many"}})),
             "InvokeBadRequestError",
-            "top_k should be int",
+            "max_tokens should be int",
         ),
         (
             "invoke_rerank",
@@ -253,8 +253,13 @@ fn a_bad_payload_gets_an_error_and_end_naming_the_field() {
         "invoke_llm",
         base(json!({"tools": null, "stop": null, "model_parameters": null, "json_schema": null})),
     );
-    // Past the payload checks, the invoke itself is not built yet in this version.
-    assert_eq!(s.expect_error()["error_type"], "NotImplementedError");
+    // Past the payload checks, the empty credentials are the next thing named.
+    let e = s.expect_error();
+    assert_eq!(e["error_type"], "InvokeBadRequestError");
+    assert!(
+        e["message"].as_str().unwrap_or("").contains("aws_region"),
+        "{e}"
+    );
 }
 
 #[test]

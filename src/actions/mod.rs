@@ -1,8 +1,10 @@
 //! Actions: turns a request's `action` into typed work and its answer into Dify's shapes.
 //! One file per action family; this module routes and resolves models.
 
+mod embedding;
 mod llm;
 pub mod requests;
+mod rerank;
 mod schema;
 mod usage;
 
@@ -54,30 +56,16 @@ pub async fn dispatch(
         }
         "invoke_llm" => llm::invoke(state, parse(action, data)?, app_id, sink).await,
         "get_llm_num_tokens" => llm::num_tokens(state, parse(action, data)?, sink).await,
-        "invoke_text_embedding" => {
-            let req: requests::TextEmbedding = parse(action, data)?;
-            resolve(state, &req.base, ModelType::TextEmbedding)?;
-            Err(not_yet(action))
-        }
+        "invoke_text_embedding" => embedding::invoke_text(state, parse(action, data)?, sink).await,
         "invoke_multimodal_embedding" => {
-            let req: requests::MultimodalEmbedding = parse(action, data)?;
-            resolve(state, &req.base, ModelType::TextEmbedding)?;
-            Err(not_yet(action))
+            embedding::invoke_multimodal(state, parse(action, data)?, sink).await
         }
         "get_text_embedding_num_tokens" => {
-            let req: requests::EmbeddingNumTokens = parse(action, data)?;
-            resolve(state, &req.base, ModelType::TextEmbedding)?;
-            Err(not_yet(action))
+            embedding::num_tokens(state, parse(action, data)?, sink).await
         }
-        "invoke_rerank" => {
-            let req: requests::Rerank = parse(action, data)?;
-            resolve(state, &req.base, ModelType::Rerank)?;
-            Err(not_yet(action))
-        }
+        "invoke_rerank" => rerank::invoke(state, parse(action, data)?, sink).await,
         "invoke_multimodal_rerank" => {
-            let req: requests::MultimodalRerank = parse(action, data)?;
-            resolve(state, &req.base, ModelType::Rerank)?;
-            Err(not_yet(action))
+            rerank::invoke_multimodal(state, parse(action, data)?, sink).await
         }
         "validate_provider_credentials" => {
             let _: requests::ValidateProvider = parse(action, data)?;
@@ -99,7 +87,7 @@ pub async fn dispatch(
     }
 }
 
-fn not_yet(action: &str) -> PluginError {
+pub(crate) fn not_yet(action: &str) -> PluginError {
     PluginError::unsupported(format!(
         "{action} is not implemented in this version of the Bedrock plugin yet"
     ))
