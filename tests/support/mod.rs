@@ -106,13 +106,19 @@ impl Plugin {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("INSTALL_METHOD", "local")
             // Never let a stray credential chain reach the real instance metadata service.
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("AWS_EC2_METADATA_DISABLED", "true");
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Plugin::spawn(cmd)
+    }
+
+    /// Starts any command that should speak the protocol (e.g. an installed package's
+    /// `python -m main`); the caller sets its environment and working directory.
+    pub fn spawn(mut cmd: Command) -> Plugin {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let started = Instant::now();
         let mut child = cmd.spawn().expect("spawn dify-bedrock");
         let shared = Arc::new(Shared {

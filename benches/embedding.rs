@@ -1,0 +1,3 @@
+//! Embedding throughput benchmark (not built yet).
+
+fn main() {}

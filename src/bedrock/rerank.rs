@@ -1,0 +1,1 @@
+//! Rerank models through InvokeModel (not built yet).
