@@ -134,6 +134,41 @@ fn every_action_answers_in_the_shapes_the_sdk_accepts() {
         ),
         ("invoke_tts", model("x", "tts")),
     ];
+    // Chat answers from the Bedrock test double: streamed, blocking, tool calls, reasoning,
+    // a mid-stream failure and an AWS error.
+    let double = support::aws::double();
+    let creds = support::aws::key_credentials(&double);
+    let chat = |marker: &str, stream: bool| {
+        let mut req = support::aws::llm_request(
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
+            &creds,
+            support::aws::user(&format!("hi [[double: {marker}]]")),
+            stream,
+            json!({"max_tokens": 512}),
+        );
+        req["tools"] = json!([{"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {}}}]);
+        ("invoke_llm", req)
+    };
+    let mut calls = calls;
+    for stream in [true, false] {
+        calls.push(chat(r#"{"text": "Hello there", "deltas": 3, "usage": {"input_tokens": 9, "output_tokens": 3, "cache_read_input_tokens": 4}}"#, stream));
+        calls.push(chat(r#"{"tool_calls": [{"name": "get_weather", "input": {"city": "Oslo"}}, {"name": "get_weather", "input": {"city": "Rome"}}]}"#, stream));
+        calls.push(chat(
+            r#"{"reasoning": "thinking", "signature": "s", "text": "done", "deltas": 2}"#,
+            stream,
+        ));
+        calls.push(chat(
+            r#"{"error": {"status": 429, "type": "ThrottlingException", "message": "slow"}}"#,
+            stream,
+        ));
+    }
+    calls.push(chat(r#"{"text": "a b c", "deltas": 3, "exception": {"after": 3, "type": "internalServerException"}}"#, true));
+    calls.push((
+        "get_llm_num_tokens",
+        json!({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "model_type": "llm", "credentials": {},
+               "prompt_messages": [{"role": "user", "content": "count me"}], "tools": []}),
+    ));
+    let expected = calls.len();
     let mut transcript = String::new();
     for (action, fields) in calls {
         let session = plugin.call(action, fields);
@@ -147,7 +182,7 @@ fn every_action_answers_in_the_shapes_the_sdk_accepts() {
         file.to_str().expect("utf8 path"),
     ]);
     assert!(
-        report.contains("12 sessions checked, 0 problems"),
+        report.contains(&format!("{expected} sessions checked, 0 problems")),
         "{report}"
     );
 }
