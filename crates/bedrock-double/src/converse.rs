@@ -1078,15 +1078,10 @@ fn event(plan: &mut StreamPlan, kind: &str, mut payload: Value) {
     plan.event(kind, Bytes::from(bytes));
 }
 
-/// Pads `text` with deterministic filler so it can be cut into `n` non-empty deltas.
-fn ensure_len(text: &str, n: usize) -> String {
-    let mut t = text.to_string();
-    let mut k = 0;
-    while t.chars().count() < n {
-        t.push_str(&format!(" tok{k}"));
-        k += 1;
-    }
-    t
+/// How many non-empty deltas `text` can be cut into: the requested number, fewer for a
+/// short text (the answer is never changed to fit the number of deltas).
+fn delta_count(text: &str, requested: usize) -> usize {
+    requested.min(text.chars().count()).max(1)
 }
 
 /// The ConverseStream events for an answer, paced and faulted as scripted.
@@ -1095,8 +1090,7 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
     event(&mut plan, "messageStart", json!({"role": "assistant"}));
     let mut index = 0usize;
     if let Some((text, sig)) = &a.reasoning {
-        let text = ensure_len(text, a.deltas);
-        for piece in split_even(&text, a.deltas) {
+        for piece in split_even(text, delta_count(text, a.deltas)) {
             event(
                 &mut plan,
                 "contentBlockDelta",
@@ -1129,8 +1123,7 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
         index += 1;
     }
     if let Some(t) = &a.text {
-        let t = ensure_len(t, a.deltas);
-        for piece in split_even(&t, a.deltas) {
+        for piece in split_even(t, delta_count(t, a.deltas)) {
             if plan.is_done() {
                 break;
             }
