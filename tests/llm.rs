@@ -192,7 +192,8 @@ fn every_parallel_tool_call_is_emitted_complete_in_both_modes() {
 fn reasoning_is_wrapped_in_think_tags() {
     let d = double();
     let mut p = plugin();
-    let prompt = r#"[[double: {"reasoning": "Let me think about it.", "signature": "sig", "text": "42"}]]"#;
+    let prompt =
+        r#"[[double: {"reasoning": "Let me think about it.", "signature": "sig", "text": "42"}]]"#;
     for stream in [true, false] {
         let s = p.call(
             "invoke_llm",

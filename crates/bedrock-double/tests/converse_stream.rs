@@ -332,7 +332,9 @@ async fn marker_in_last_user_text_drives_the_stream() {
 #[tokio::test]
 async fn thousands_of_events_per_second() {
     let d = Double::start(DoubleConfig::default()).expect("start");
+    // A 20,000-character answer in 20,000 one-character deltas.
     d.script_next(Script {
+        text: Some("x".repeat(20_000)),
         deltas: Some(20_000),
         ..Script::default()
     });
