@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use super::requests::{InvokeLlm, LlmNumTokens};
 use super::usage::LlmUsage;
-use super::{AppState, resolve};
+use super::{AppState, resolve, resolve_for_call};
 use crate::bedrock::access::AwsAccess;
 use crate::bedrock::converse::{self, ChatEvent, ChatInput, Params, Usage};
-use crate::bedrock::models;
+use crate::bedrock::{models, profiles};
 use crate::declaration::{FetchFrom, ModelDecl, ModelType, Pricing, params};
 use crate::error::PluginError;
 use crate::prompt::{Content, PromptMessage, Tool};
@@ -189,25 +189,24 @@ impl<'a> ChunkWriter<'a> {
     }
 }
 
-/// The id to call and what the model accepts, for a predefined or customizable model.
-fn target(
-    state: &AppState,
+/// The id to call: a customizable model's own id, profile or ARN, or the predefined
+/// model's id with the cross-region profile chosen for the region.
+fn invocation_id(
     decl: &ModelDecl,
     req: &InvokeLlm,
     chosen: &Map<String, Value>,
     region: &str,
-) -> Result<(String, ModelDecl), PluginError> {
+) -> Result<String, PluginError> {
     if decl.fetch_from == FetchFrom::CustomizableModel {
-        let id = models::custom_id(&req.base.credentials)
-            .ok_or_else(|| PluginError::bad_request("the customizable model has no model ID or inference profile (inference_profile_id)"))?;
-        // Capabilities of the underlying model when it can be recognised.
-        let effective = models::underlying(&state.catalog, ModelType::Llm, &id)
-            .cloned()
-            .unwrap_or_else(|| decl.clone());
-        return Ok((id, effective));
+        return models::custom_id(&req.base.credentials).ok_or_else(|| {
+            PluginError::bad_request("the customizable model has no model ID or inference profile (inference_profile_id)")
+        });
     }
-    let choice = chosen.get("cross-region").and_then(Value::as_str);
-    Ok((models::invocation_id(decl, choice, region)?, decl.clone()))
+    models::invocation_id(
+        decl,
+        chosen.get("cross-region").and_then(Value::as_str),
+        region,
+    )
 }
 
 fn request_metadata(
@@ -242,13 +241,15 @@ pub async fn invoke(
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
     let started = Instant::now();
-    let decl = resolve(state, &req.base, ModelType::Llm)?;
+    let decl = resolve_for_call(state, &req.base, ModelType::Llm).await?;
     let chosen = params::validate(&decl.parameter_rules, &req.model_parameters)
         .map_err(PluginError::bad_request)?;
     let access = AwsAccess::from_credentials(&req.base.credentials)
         .map_err(|e| PluginError::bad_request(e.message))?;
-    let (model_id, effective) = target(state, &decl, &req, &chosen, &access.region)?;
-    let caps = models::capabilities(&effective);
+    let model_id = invocation_id(&decl, &req, &chosen, &access.region)?;
+    let clients = state.clients.get(&access).await?;
+    let model_id = profiles::invocable_id(&clients, &model_id).await;
+    let caps = models::capabilities(&decl);
     let parts = converse::build(ChatInput {
         model_id,
         caps,
@@ -259,11 +260,9 @@ pub async fn invoke(
         params: Params::from_model_parameters(&chosen),
         request_metadata: request_metadata(&req.base.credentials, app_id),
     })?;
-    let clients = state.clients.get(&access).await?;
     // Models without streaming tool use answer tool requests through Converse, streamed
     // to Dify all the same.
-    let stream_call =
-        req.stream && (req.tools.is_empty() || effective.has_feature("stream-tool-call"));
+    let stream_call = req.stream && (req.tools.is_empty() || decl.has_feature("stream-tool-call"));
     let mut events = converse::start(
         &clients,
         parts,
@@ -286,7 +285,7 @@ pub async fn invoke(
         writer.on(event?).await?;
     }
     // Priced as the model Dify shows (a customizable model may carry its own pricing).
-    let pricing = decl.pricing.as_ref().or(effective.pricing.as_ref());
+    let pricing = decl.pricing.as_ref();
     writer.finish(pricing, started).await
 }
 

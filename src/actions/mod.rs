@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::bedrock::access::AwsAccess;
 use crate::bedrock::client::{ClientCache, NetworkSettings};
+use crate::bedrock::{models, profiles};
 use crate::declaration::{Catalog, ModelDecl, ModelType};
 use crate::error::PluginError;
 use crate::runtime::SessionSink;
@@ -113,8 +115,16 @@ pub fn resolve<'a>(
             expected.as_str()
         )));
     }
-    if let Some(custom) = schema::customizable_model(&base.model, model_type, &base.credentials)? {
-        return Ok(Cow::Owned(custom));
+    if let Some(id) = models::custom_id(&base.credentials) {
+        let underlying = match profiles::classify(&id) {
+            profiles::IdKind::Foundation(m) => state.catalog.model(model_type, &m),
+            _ => None,
+        };
+        if let Some(custom) =
+            schema::customizable_model(&base.model, model_type, &base.credentials, underlying)?
+        {
+            return Ok(Cow::Owned(custom));
+        }
     }
     state.catalog.model(model_type, &base.model).map(Cow::Borrowed).ok_or_else(|| {
         PluginError::bad_request(format!(
@@ -123,6 +133,45 @@ pub fn resolve<'a>(
             model_type.as_str()
         ))
     })
+}
+
+/// As [`resolve`], and for a customizable model named by an application inference
+/// profile, the profile's foundation model is looked up (GetInferenceProfile, cached per
+/// tenant) so the model gets its features, limits and price. A failed lookup is not fatal:
+/// the form's values apply, and the call itself will say what is wrong.
+pub async fn resolve_for_call(
+    state: &AppState,
+    base: &requests::ModelBase,
+    expected: ModelType,
+) -> Result<ModelDecl, PluginError> {
+    let decl = resolve(state, base, expected)?;
+    let Some(id) = models::custom_id(&base.credentials) else {
+        return Ok(decl.into_owned());
+    };
+    if profiles::classify(&id) != profiles::IdKind::ApplicationProfile {
+        return Ok(decl.into_owned());
+    }
+    let Ok(access) = AwsAccess::from_credentials(&base.credentials) else {
+        return Ok(decl.into_owned());
+    };
+    let clients = state.clients.get(&access).await?;
+    match profiles::underlying_model(&clients, &access, &id).await {
+        Ok(Some(model)) => match state.catalog.model(expected, &model) {
+            Some(underlying) => Ok(schema::customizable_model(
+                &base.model,
+                expected,
+                &base.credentials,
+                Some(underlying),
+            )?
+            .unwrap_or_else(|| decl.into_owned())),
+            None => Ok(decl.into_owned()),
+        },
+        Ok(None) => Ok(decl.into_owned()),
+        Err(e) => {
+            tracing::warn!("inference profile lookup failed; using the model form's values: {e}");
+            Ok(decl.into_owned())
+        }
+    }
 }
 
 /// A credential value as text: strings as they are, numbers as written, empty as absent.

@@ -61,6 +61,8 @@ pub struct Clients {
     /// Where runtime calls go, for messages that name the host tried.
     pub runtime_host: String,
     pub control_host: String,
+    /// This tenant's inference-profile answers.
+    pub profiles: super::profiles::ProfileCache,
 }
 
 /// Builds the HTTP client of one tenant: rustls with ring, the tenant's proxy (or the
@@ -230,6 +232,7 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
         region: access.region.clone(),
         runtime_host,
         control_host,
+        profiles: Default::default(),
     })
 }
 
