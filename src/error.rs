@@ -65,6 +65,24 @@ impl ErrorKind {
 pub struct PluginError {
     pub kind: ErrorKind,
     pub message: String,
+    /// What AWS answered, when the error came from AWS: lets credential validation tell
+    /// the user precisely what is wrong.
+    pub aws: Option<Box<AwsCause>>,
+}
+
+/// The cause of a failed AWS call, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsCause {
+    /// AWS answered with an error code and message.
+    Service {
+        code: String,
+        message: String,
+        status: Option<u16>,
+    },
+    /// The credential chain found no credentials (IAM Role on a machine without any).
+    NoCredentials,
+    /// The host could not be reached (refused, unresolvable, timed out, proxy failure).
+    Unreachable { host: String },
 }
 
 impl PluginError {
@@ -72,7 +90,13 @@ impl PluginError {
         PluginError {
             kind,
             message: message.into(),
+            aws: None,
         }
+    }
+
+    pub fn with_cause(mut self, cause: AwsCause) -> PluginError {
+        self.aws = Some(Box::new(cause));
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> PluginError {

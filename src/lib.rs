@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod bedrock;
+pub mod check;
 pub mod declaration;
 pub mod error;
 pub mod logging;

@@ -19,6 +19,8 @@ USAGE:
     dify-bedrock [serve]     serve the plugin protocol; the mode comes from INSTALL_METHOD
                              (local: stdin/stdout, as the Dify plugin daemon runs it)
     dify-bedrock package     build the installable .difypkg
+    dify-bedrock check --region R [--model M]
+                             validate AWS credentials as Dify does (see check --help)
     dify-bedrock --version
     dify-bedrock --help
 
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(parent),
         Some("package") => dify_bedrock::package::run(&args[1..]),
+        Some("check") => dify_bedrock::check::run(&args[1..]),
         Some("--version" | "-V" | "version") => {
             println!("dify-bedrock {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -7,6 +7,7 @@ pub mod requests;
 mod rerank;
 mod schema;
 mod usage;
+pub mod validate;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -70,12 +71,10 @@ pub async fn dispatch(
             rerank::invoke_multimodal(state, parse(action, data)?, sink).await
         }
         "validate_provider_credentials" => {
-            let _: requests::ValidateProvider = parse(action, data)?;
-            Err(not_yet(action))
+            validate::validate_provider(state, parse(action, data)?, sink).await
         }
         "validate_model_credentials" => {
-            let _: requests::ModelBase = parse(action, data)?;
-            Err(not_yet(action))
+            validate::validate_model(state, parse(action, data)?, sink).await
         }
         "invoke_tts"
         | "get_tts_model_voices"

@@ -4,7 +4,7 @@
 use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 
-use crate::error::{ErrorKind, PluginError};
+use crate::error::{AwsCause, ErrorKind, PluginError};
 
 /// An error's AWS code. Errors inside an event stream carry no code (`code()` is None),
 /// so those are named by their variant.
@@ -94,18 +94,28 @@ where
             let code = e.aws_code().unwrap_or_else(|| "UnknownError".into());
             let message = e.message().unwrap_or("(no message)");
             let status = service.raw().status_code();
-            PluginError::new(kind_for(&code, status), format!("{code}: {message}"))
+            PluginError::new(kind_for(&code, status), format!("{code}: {message}")).with_cause(
+                AwsCause::Service {
+                    code: code.clone(),
+                    message: message.to_string(),
+                    status,
+                },
+            )
         }
         SdkError::TimeoutError(_) => PluginError::new(
             ErrorKind::Connection,
             format!(
                 "the call to {host} timed out; check the network path to Bedrock and try again"
             ),
-        ),
+        )
+        .with_cause(AwsCause::Unreachable {
+            host: host.to_string(),
+        }),
         SdkError::DispatchFailure(failure) => {
             let detail = DisplayErrorContext(&err).to_string();
             if let Some(message) = credential_problem(&detail) {
-                return PluginError::new(ErrorKind::Authorization, message);
+                return PluginError::new(ErrorKind::Authorization, message)
+                    .with_cause(AwsCause::NoCredentials);
             }
             let why = if failure.is_timeout() {
                 "the connection timed out"
@@ -118,6 +128,9 @@ where
                 ErrorKind::Connection,
                 format!("could not reach {host}: {why} ({})", last_cause(&detail)),
             )
+            .with_cause(AwsCause::Unreachable {
+                host: host.to_string(),
+            })
         }
         SdkError::ResponseError(_) => PluginError::new(
             ErrorKind::ServerUnavailable,
@@ -129,7 +142,8 @@ where
         _ => {
             let detail = DisplayErrorContext(&err).to_string();
             if let Some(message) = credential_problem(&detail) {
-                return PluginError::new(ErrorKind::Authorization, message);
+                return PluginError::new(ErrorKind::Authorization, message)
+                    .with_cause(AwsCause::NoCredentials);
             }
             PluginError::new(
                 ErrorKind::BadRequest,

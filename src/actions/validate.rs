@@ -1,0 +1,413 @@
+//! `validate_provider_credentials` and `validate_model_credentials`: the form is checked,
+//! then Bedrock is probed for real with the model the user names (a 1-token Converse, a
+//! one-word embedding, a one-document rerank, or GetInferenceProfile for an application
+//! profile), and a failure says precisely what is wrong and what to do.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::requests::{ModelBase, ValidateProvider};
+use super::{AppState, credential_str};
+use crate::bedrock::access::{Auth, AwsAccess, redact_key_id};
+use crate::bedrock::client::Clients;
+use crate::bedrock::converse::{self, ChatEvent, ChatInput, Params};
+use crate::bedrock::families::GENERIC;
+use crate::bedrock::models::{self, capabilities};
+use crate::bedrock::profiles::{self, IdKind};
+use crate::declaration::{ModelDecl, ModelType};
+use crate::error::{AwsCause, ErrorKind, PluginError};
+use crate::prompt::{Content, PromptMessage, Role};
+use crate::runtime::SessionSink;
+
+/// Cheap text models tried, in order, when the user names none: the first that runs in
+/// the region (in-region, else through a profile) is probed.
+const DEFAULT_PROBES: &[&str] = &[
+    "amazon.nova-micro-v1:0",
+    "amazon.nova-lite-v1:0",
+    "amazon.nova-2-lite-v1:0",
+    "meta.llama3-1-8b-instruct-v1:0",
+    "anthropic.claude-haiku-4-5-20251001-v1:0",
+];
+
+#[derive(Serialize)]
+struct Valid<'a> {
+    result: bool,
+    credentials: &'a Map<String, Value>,
+}
+
+fn failed(message: impl Into<String>) -> PluginError {
+    PluginError::new(ErrorKind::CredentialsValidateFailed, message)
+}
+
+pub async fn validate_provider(
+    state: &AppState,
+    req: ValidateProvider,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    let model = credential_str(&req.credentials, "model_for_validation").map(|m| m.into_owned());
+    check(state, &req.credentials, model.as_deref(), None)
+        .await
+        .map_err(failed)?;
+    sink.stream(&Valid {
+        result: true,
+        credentials: &req.credentials,
+    })
+    .await
+}
+
+pub async fn validate_model(
+    state: &AppState,
+    req: ModelBase,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    let model_type = ModelType::parse(&req.model_type).ok_or_else(|| {
+        failed(format!(
+            "model type {:?} is not one of llm, text-embedding, rerank",
+            req.model_type
+        ))
+    })?;
+    let id = models::custom_id(&req.credentials).ok_or_else(|| {
+        failed("Model ID, inference profile ID or ARN (inference_profile_id) is required: enter the Bedrock model to use")
+    })?;
+    check(state, &req.credentials, Some(&id), Some(model_type))
+        .await
+        .map_err(failed)?;
+    sink.stream(&Valid {
+        result: true,
+        credentials: &req.credentials,
+    })
+    .await
+}
+
+/// Checks the form, then probes Bedrock; `Ok` with what was probed, or the message for
+/// the user. `model_type` is known for customizable models; otherwise it is looked up.
+pub async fn check(
+    state: &AppState,
+    credentials: &Map<String, Value>,
+    model: Option<&str>,
+    model_type: Option<ModelType>,
+) -> Result<String, String> {
+    let access = AwsAccess::from_credentials(credentials).map_err(|e| e.message)?;
+    let clients = state
+        .clients
+        .get(&access)
+        .await
+        .map_err(|e| e.display_message())?;
+    let (id, explicit) = match model {
+        Some(m) => (m.to_string(), true),
+        None => (default_probe(state, &access.region)?, false),
+    };
+    let ctx = Context {
+        state,
+        access: &access,
+        id: &id,
+    };
+    let kind = profiles::classify(&id);
+    if kind == IdKind::ApplicationProfile {
+        let info = profiles::profile(&clients, &id)
+            .await
+            .map_err(|e| ctx.explain(&e))?;
+        return Ok(format!("inference profile {}", info.arn));
+    }
+    let foundation = match &kind {
+        IdKind::Foundation(m) => Some(m.as_str()),
+        _ => None,
+    };
+    let known = |t: ModelType| foundation.and_then(|m| state.catalog.model(t, m));
+    let model_type = model_type
+        .or_else(|| {
+            [ModelType::TextEmbedding, ModelType::Rerank]
+                .into_iter()
+                .find(|t| known(*t).is_some())
+        })
+        .unwrap_or(ModelType::Llm);
+    let result = match model_type {
+        ModelType::TextEmbedding | ModelType::Rerank => {
+            probe_invoke(&clients, &id, known(model_type)).await
+        }
+        _ => {
+            probe_chat(
+                &clients,
+                &id,
+                known(ModelType::Llm),
+                state.clients.network().stream_idle_timeout,
+            )
+            .await
+        }
+    };
+    result.map_err(|e| ctx.explain(&e))?;
+    Ok(if explicit {
+        format!("model {id}")
+    } else {
+        format!("model {id} (no model for validation was given)")
+    })
+}
+
+/// The first default probe model that can be called from `region`.
+fn default_probe(state: &AppState, region: &str) -> Result<String, String> {
+    for name in DEFAULT_PROBES {
+        let Some(decl) = state.catalog.model(ModelType::Llm, name) else {
+            continue;
+        };
+        for choice in [None, Some("geographic"), Some("global")] {
+            if let Ok(id) = models::invocation_id(decl, choice.or(Some("disabled")), region) {
+                return Ok(id);
+            }
+        }
+    }
+    Err(format!(
+        "no Bedrock text model this plugin knows is offered in {region}: check the region, or type a model available there in Model for validation"
+    ))
+}
+
+/// A 1-token Converse.
+async fn probe_chat(
+    clients: &Clients,
+    id: &str,
+    decl: Option<&ModelDecl>,
+    idle: std::time::Duration,
+) -> Result<(), PluginError> {
+    let caps = decl.map(capabilities).unwrap_or(converse::Capabilities {
+        family: &GENERIC,
+        system_prompts: true,
+        vision: false,
+        documents: false,
+        tools: false,
+    });
+    let messages = [PromptMessage {
+        role: Role::User,
+        content: Some(Content::Text("Hi".into())),
+        name: None,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+    }];
+    let parts = converse::build(ChatInput {
+        model_id: id.to_string(),
+        caps,
+        messages: &messages,
+        tools: &[],
+        tool_choice: None,
+        stop: &[],
+        params: Params {
+            max_tokens: Some(1),
+            ..Params::default()
+        },
+        request_metadata: None,
+    })?;
+    let mut events = converse::start(clients, parts, false, idle).await?;
+    while let Some(event) = events.next().await {
+        if let ChatEvent::Stop(_) = event? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A one-word embedding or a one-document rerank, in the model family's request shape.
+async fn probe_invoke(
+    clients: &Clients,
+    id: &str,
+    decl: Option<&ModelDecl>,
+) -> Result<(), PluginError> {
+    let family = decl
+        .and_then(|d| d.bedrock.as_ref())
+        .map(|f| f.family.as_str())
+        .unwrap_or("");
+    let body = match family {
+        "amazon-titan-embed" => json!({"inputText": "hi"}),
+        "cohere-embed" => json!({"texts": ["hi"], "input_type": "search_query"}),
+        "amazon-nova-embed" => {
+            json!({"schemaVersion": "nova-multimodal-embed-v1", "taskType": "SINGLE_EMBEDDING",
+            "singleEmbeddingParams": {"embeddingPurpose": "GENERIC_RETRIEVAL", "text": {"truncationMode": "END", "value": "hi"}}})
+        }
+        "amazon-rerank" => json!({"query": "hi", "documents": ["hi"]}),
+        "cohere-rerank" => json!({"query": "hi", "documents": ["hi"], "api_version": 2}),
+        _ => {
+            return Err(PluginError::bad_request(format!(
+                "cannot tell which embedding or rerank family {id} belongs to, so it cannot be probed"
+            )));
+        }
+    };
+    clients
+        .runtime
+        .invoke_model()
+        .model_id(id)
+        .content_type("application/json")
+        .accept("application/json")
+        .body(aws_sdk_bedrockruntime::primitives::Blob::new(
+            body.to_string(),
+        ))
+        .send()
+        .await
+        .map_err(|e| crate::bedrock::errors::from_sdk(e, &clients.runtime_host))?;
+    Ok(())
+}
+
+struct Context<'a> {
+    state: &'a AppState,
+    access: &'a AwsAccess,
+    id: &'a str,
+}
+
+impl Context<'_> {
+    /// Which cross-region choices would let `self.id` run from the region.
+    fn working_choices(&self) -> Vec<String> {
+        let Some(foundation) = models::foundation_id(self.id) else {
+            return Vec::new();
+        };
+        let Some(decl) = self.state.catalog.model(ModelType::Llm, &foundation) else {
+            return Vec::new();
+        };
+        let options = decl
+            .parameter_rules
+            .iter()
+            .find(|r| r.name == "cross-region")
+            .map(|r| r.options.clone())
+            .unwrap_or_default();
+        options
+            .into_iter()
+            .filter_map(|o| {
+                models::invocation_id(decl, Some(&o), &self.access.region)
+                    .ok()
+                    .map(|id| format!("\"{o}\" ({id})"))
+            })
+            .collect()
+    }
+
+    fn regions_offered(&self) -> Option<String> {
+        let foundation = models::foundation_id(self.id)?;
+        let decl = [ModelType::Llm, ModelType::TextEmbedding, ModelType::Rerank]
+            .into_iter()
+            .find_map(|t| self.state.catalog.model(t, &foundation))?;
+        let facts = decl.bedrock.as_ref()?;
+        (!facts.regions.is_empty()).then(|| facts.regions.join(", "))
+    }
+
+    fn key_name(&self) -> String {
+        match &self.access.auth {
+            Auth::Keys { access_key_id, .. } => {
+                format!("access key ID {}", redact_key_id(access_key_id))
+            }
+            Auth::ApiKey(_) => "Bedrock API key".into(),
+            Auth::IamRole => "machine's AWS credentials".into(),
+        }
+    }
+
+    /// The message for the user: what is wrong, and what to do.
+    fn explain(&self, e: &PluginError) -> String {
+        let (id, region) = (self.id, self.access.region.as_str());
+        let Some(cause) = e.aws.as_deref() else {
+            return e.display_message();
+        };
+        match cause {
+            AwsCause::NoCredentials => "IAM Role is selected, but the machine running the plugin has no AWS credentials: no instance profile, ECS task role, EKS pod identity or IRSA web identity, environment keys or shared profile was found. Attach a role to the machine (or the pod or task), or choose Access-Secret Key or Bedrock API Key.".into(),
+            AwsCause::Unreachable { host } => {
+                let mut checks = vec!["that this network can reach AWS"];
+                if self.access.runtime_endpoint.is_some() || self.access.control_endpoint.is_some() {
+                    checks.insert(0, "the endpoint URL");
+                }
+                if self.access.proxy.is_some() {
+                    checks.insert(0, "the proxy URL (bedrock_proxy_url)");
+                }
+                format!("Could not reach {host}: check {}.", checks.join(", "))
+            }
+            AwsCause::Service { code, message, .. } => self.explain_service(code, message, id, region),
+        }
+    }
+
+    fn explain_service(&self, code: &str, message: &str, id: &str, region: &str) -> String {
+        let key = self.key_name();
+        match code {
+            "UnrecognizedClientException" | "InvalidClientTokenId" => match self.access.auth {
+                Auth::Keys { .. } => format!(
+                    "AWS does not recognise the {key}: check that it was copied whole, that it is still active (IAM → Users → Security credentials), and that it belongs to this AWS partition."
+                ),
+                _ => format!("AWS did not accept the {key}: {message}"),
+            },
+            "InvalidSignatureException" | "SignatureDoesNotMatch" | "IncompleteSignatureException" => format!(
+                "The secret access key does not match the {key}: paste the secret again (AWS shows it only once, when the key is created)."
+            ),
+            "ExpiredTokenException" | "ExpiredToken" => "The session token has expired: temporary credentials from SSO, STS or SAML last at most a few hours. Get new ones and save them again, or use IAM Role, whose credentials refresh on their own.".into(),
+            "AccessDeniedException" | "AccessDenied" => {
+                if let Some((who, action, resource)) = parse_not_authorized(message) {
+                    format!(
+                        "The credentials work, but the AWS identity {who} may not call {action} on {resource}. Add {action} for that resource to its IAM policy, then save again."
+                    )
+                } else if message.contains("don't have access to the model") || message.contains("do not have access to the model") {
+                    format!(
+                        "The credentials work, but model access to {id} is not enabled for this AWS account in {region}. Enable it in the Bedrock console (Model access), then save again."
+                    )
+                } else if matches!(self.access.auth, Auth::ApiKey(_)) {
+                    format!("The Bedrock API key was not accepted: {message} Create a new key in the Bedrock console (API keys) and save it again.")
+                } else {
+                    format!("AWS denied access to {id}: {message}")
+                }
+            }
+            "ValidationException" if message.contains("on-demand throughput") => {
+                let choices = self.working_choices();
+                if choices.is_empty() {
+                    format!(
+                        "{id} can only be called through an inference profile, and none can be called from {region}: type the ID of an inference profile that contains it."
+                    )
+                } else {
+                    format!(
+                        "{id} can only be called through an inference profile in {region}: choose Cross-region inference {} for it, or type that profile ID as the model for validation.",
+                        choices.join(" or ")
+                    )
+                }
+            }
+            "ValidationException" if message.contains("model identifier is invalid") => {
+                let mut text = format!("Bedrock does not offer the model {id} in {region}");
+                if let Some(regions) = self.regions_offered() {
+                    text.push_str(&format!(" (it runs in-region in {regions})"));
+                }
+                let choices = self.working_choices();
+                if !choices.is_empty() {
+                    text.push_str(&format!("; from {region} choose Cross-region inference {}", choices.join(" or ")));
+                }
+                text.push_str(": check the model ID (copy it from the Bedrock console) and the region.");
+                text
+            }
+            "ResourceNotFoundException" => format!("{id} was not found in {region}: {message}"),
+            "ThrottlingException" | "ServiceQuotaExceededException" | "TooManyRequestsException" => format!(
+                "The credentials work (AWS accepted them), but Bedrock throttled the test call to {id}: try saving again in a minute."
+            ),
+            other => format!("Bedrock refused the test call to {id}: {other}: {message}"),
+        }
+    }
+}
+
+/// `User: ARN is not authorized to perform: ACTION on resource: RESOURCE because …`.
+fn parse_not_authorized(message: &str) -> Option<(String, String, String)> {
+    let who = message
+        .strip_prefix("User: ")?
+        .split(" is not authorized")
+        .next()?
+        .to_string();
+    let rest = message.split("is not authorized to perform: ").nth(1)?;
+    let (action, rest) = rest.split_once(" on resource: ")?;
+    let resource = rest
+        .split(" because")
+        .next()?
+        .trim_end_matches('.')
+        .trim()
+        .to_string();
+    Some((who, action.trim().to_string(), resource))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_not_authorized;
+
+    #[test]
+    fn iam_denials_name_the_action_and_resource() {
+        let m = "User: arn:aws:iam::123456789012:user/dify is not authorized to perform: bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0 because no identity-based policy allows the bedrock:InvokeModel action";
+        let (who, action, resource) = parse_not_authorized(m).expect("parses");
+        assert_eq!(who, "arn:aws:iam::123456789012:user/dify");
+        assert_eq!(action, "bedrock:InvokeModel");
+        assert_eq!(
+            resource,
+            "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"
+        );
+    }
+}
