@@ -78,7 +78,7 @@ fn credentials(
         "IAM_Role"
     };
     form.insert("auth_method".into(), Value::String(method.into()));
-    Ok((form, model, model_type))
+    Ok(Request { form, model, model_type })
 }
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -86,7 +86,7 @@ pub fn run(args: &[String]) -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let (form, model, model_type) = match credentials(args) {
+    let Request { form, model, model_type } = match parse(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dify-bedrock check: {e}\n\n{USAGE}");
