@@ -25,10 +25,16 @@ profiles, SSO, web identity, container or instance roles), or from the options:
     --model-type llm|text-embedding|rerank   (when MODEL is not one this plugin knows)
 Exit status: 0 when the credentials work, 1 when they do not, 2 on bad usage.";
 
+/// What the command line asks to check.
+struct Request {
+    /// The credential form's fields.
+    form: Map<String, Value>,
+    model: Option<String>,
+    model_type: Option<ModelType>,
+}
+
 /// Maps command-line options to the credential form's fields.
-fn credentials(
-    args: &[String],
-) -> Result<(Map<String, Value>, Option<String>, Option<ModelType>), String> {
+fn parse(args: &[String]) -> Result<Request, String> {
     let mut form = Map::new();
     let mut model = None;
     let mut model_type = None;
@@ -78,7 +84,11 @@ fn credentials(
         "IAM_Role"
     };
     form.insert("auth_method".into(), Value::String(method.into()));
-    Ok(Request { form, model, model_type })
+    Ok(Request {
+        form,
+        model,
+        model_type,
+    })
 }
 
 pub fn run(args: &[String]) -> ExitCode {
@@ -86,7 +96,11 @@ pub fn run(args: &[String]) -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let Request { form, model, model_type } = match parse(args) {
+    let Request {
+        form,
+        model,
+        model_type,
+    } = match parse(args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dify-bedrock check: {e}\n\n{USAGE}");
