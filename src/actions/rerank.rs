@@ -1,21 +1,212 @@
-//! `invoke_rerank` and `invoke_multimodal_rerank` (not built yet).
+//! `invoke_rerank` and `invoke_multimodal_rerank`: a query and documents → one Bedrock
+//! rerank ranking (`bedrock::rerank`) → a RerankResult with each document's original
+//! index, text and score, best first, cut by `top_n` and `score_threshold`.
 
-use super::requests::{MultimodalRerank, Rerank};
-use super::{AppState, not_yet, resolve};
-use crate::declaration::ModelType;
-use crate::error::PluginError;
+use serde::Serialize;
+
+use super::requests::{ModelBase, MultimodalDocument, MultimodalRerank, Rerank};
+use super::{AppState, resolve};
+use crate::bedrock::access::AwsAccess;
+use crate::bedrock::client::Clients;
+use crate::bedrock::rerank::{self, RerankDialect};
+use crate::bedrock::{models, profiles};
+use crate::declaration::{FetchFrom, ModelDecl, ModelType};
+use crate::error::{ErrorKind, PluginError};
 use crate::runtime::SessionSink;
 
-pub async fn invoke(state: &AppState, req: Rerank, _sink: &SessionSink) -> Result<(), PluginError> {
-    resolve(state, &req.base, ModelType::Rerank)?;
-    Err(not_yet("invoke_rerank"))
+#[derive(Serialize)]
+struct RankedDoc<'a> {
+    index: usize,
+    text: &'a str,
+    score: f64,
+}
+
+#[derive(Serialize)]
+struct RerankResult<'a> {
+    model: &'a str,
+    docs: Vec<RankedDoc<'a>>,
+}
+
+fn label(decl: &ModelDecl) -> &str {
+    decl.label
+        .as_ref()
+        .map_or(decl.model.as_str(), |l| l.en_us.as_str())
+}
+
+/// The rerank models of the catalogue and where each runs, for messages.
+fn offered(state: &AppState) -> String {
+    state
+        .catalog
+        .models()
+        .iter()
+        .filter(|m| m.model_type == ModelType::Rerank)
+        .map(|m| {
+            let regions = m.bedrock.as_ref().map(|f| f.regions.join(", "));
+            match regions.filter(|r| !r.is_empty()) {
+                Some(r) => format!("{} ({r})", m.model),
+                None => m.model.clone(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// "Amazon Rerank 1.0 is not offered in us-east-1; AWS offers it in …".
+fn region_error(decl: &ModelDecl, region: &str) -> Option<PluginError> {
+    let facts = decl.bedrock.as_ref()?;
+    if facts.regions.is_empty() || facts.regions.iter().any(|r| r == region) {
+        return None;
+    }
+    Some(PluginError::bad_request(format!(
+        "{} is not offered in {region}: AWS offers it in {}; choose one of those regions in the provider's credentials",
+        label(decl),
+        facts.regions.join(", ")
+    )))
+}
+
+/// The id to invoke, the catalogue declaration of the model behind it, and its dialect.
+async fn target<'a>(
+    state: &'a AppState,
+    decl: &'a ModelDecl,
+    base: &ModelBase,
+    clients: &Clients,
+    access: &AwsAccess,
+) -> Result<(String, &'a ModelDecl, RerankDialect), PluginError> {
+    let dialect_of = |d: &ModelDecl| {
+        d.bedrock
+            .as_ref()
+            .and_then(|f| RerankDialect::of_family(&f.family))
+    };
+    if decl.fetch_from != FetchFrom::CustomizableModel {
+        if let Some(e) = region_error(decl, &access.region) {
+            return Err(e);
+        }
+        let dialect = dialect_of(decl).ok_or_else(|| {
+            PluginError::internal(format!("{} has no rerank family in its YAML", decl.model))
+        })?;
+        return Ok((decl.model.clone(), decl, dialect));
+    }
+    let id = models::custom_id(&base.credentials).ok_or_else(|| {
+        PluginError::bad_request(
+            "the customizable model has no model ID or inference profile (inference_profile_id)",
+        )
+    })?;
+    let unknown = || {
+        PluginError::bad_request(format!(
+            "{id} is not a rerank model Bedrock offers, or it cannot be told which one it runs; Bedrock's rerank models are {}",
+            offered(state)
+        ))
+    };
+    let foundation = profiles::underlying_model(clients, access, &id)
+        .await?
+        .ok_or_else(unknown)?;
+    let underlying = state
+        .catalog
+        .model(ModelType::Rerank, &foundation)
+        .ok_or_else(unknown)?;
+    let dialect = dialect_of(underlying).ok_or_else(unknown)?;
+    Ok((id, underlying, dialect))
+}
+
+/// Ranks `docs` for `query` and answers; `top_n` 0 and `score_threshold` 0 mean unset,
+/// as the daemon sends Go's zero values for absent fields.
+async fn answer(
+    state: &AppState,
+    base: &ModelBase,
+    query: &str,
+    docs: &[&str],
+    top_n: u64,
+    score_threshold: f64,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    let decl = resolve(state, base, ModelType::Rerank)?;
+    if docs.is_empty() {
+        return sink
+            .stream(&RerankResult {
+                model: &base.model,
+                docs: Vec::new(),
+            })
+            .await;
+    }
+    let access = AwsAccess::from_credentials(&base.credentials)
+        .map_err(|e| PluginError::bad_request(e.message))?;
+    let clients = state.clients.get(&access).await?;
+    let (model_id, underlying, dialect) = target(state, &decl, base, &clients, &access).await?;
+    let top_n = usize::try_from(top_n).ok().filter(|n| *n > 0);
+    let ranked = rerank::rerank(clients.clone(), &model_id, dialect, query, docs, top_n)
+        .await
+        .map_err(|e| match region_error(underlying, &access.region) {
+            // A customizable model outside the regions AWS offers it in: say where it is.
+            Some(hint) if e.kind == ErrorKind::BadRequest => {
+                PluginError::bad_request(format!("{} ({})", e.message, hint.message))
+            }
+            _ => e,
+        })?;
+    let threshold = (score_threshold > 0.0).then_some(score_threshold);
+    let docs = ranked
+        .into_iter()
+        .filter(|(_, score)| threshold.is_none_or(|t| *score >= t))
+        .map(|(index, score)| RankedDoc {
+            index,
+            text: docs[index],
+            score,
+        })
+        .collect();
+    sink.stream(&RerankResult {
+        model: &base.model,
+        docs,
+    })
+    .await
+}
+
+pub async fn invoke(state: &AppState, req: Rerank, sink: &SessionSink) -> Result<(), PluginError> {
+    let docs: Vec<&str> = req.docs.iter().map(String::as_str).collect();
+    answer(
+        state,
+        &req.base,
+        &req.query,
+        &docs,
+        req.top_n,
+        req.score_threshold,
+        sink,
+    )
+    .await
+}
+
+/// The text of a multimodal query or document; Bedrock's rerank models rank text only.
+fn text_of<'a>(what: &str, doc: &'a MultimodalDocument) -> Result<&'a str, PluginError> {
+    match doc.content_type.as_str() {
+        "text" => Ok(&doc.content),
+        other => Err(PluginError::bad_request(format!(
+            "{what} is {other} content; Bedrock's rerank models (Amazon Rerank 1.0, Cohere Rerank 3.5) rank text only"
+        ))),
+    }
 }
 
 pub async fn invoke_multimodal(
     state: &AppState,
-    req: MultimodalRerank,
-    _sink: &SessionSink,
+    mut req: MultimodalRerank,
+    sink: &SessionSink,
 ) -> Result<(), PluginError> {
-    resolve(state, &req.base, ModelType::Rerank)?;
-    Err(not_yet("invoke_multimodal_rerank"))
+    // The daemon may name the type of a multimodal call on its own.
+    if req.base.model_type == "multimodal-rerank" {
+        req.base.model_type = ModelType::Rerank.as_str().into();
+    }
+    let query = text_of("the query", &req.query)?;
+    let docs = req
+        .docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| text_of(&format!("document {i}"), d))
+        .collect::<Result<Vec<_>, _>>()?;
+    answer(
+        state,
+        &req.base,
+        query,
+        &docs,
+        req.top_n,
+        req.score_threshold,
+        sink,
+    )
+    .await
 }

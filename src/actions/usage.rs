@@ -196,3 +196,77 @@ mod tests {
         assert_eq!(u.prompt_price, "0.0000002");
     }
 }
+
+/// `EmbeddingUsage`, every key present: the input tokens Bedrock billed, priced at the
+/// model's input price.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbeddingUsage {
+    pub tokens: u64,
+    pub total_tokens: u64,
+    pub unit_price: String,
+    pub price_unit: String,
+    pub total_price: String,
+    pub currency: String,
+    pub latency: f64,
+}
+
+impl EmbeddingUsage {
+    pub fn new(tokens: u64, pricing: Option<&Pricing>, latency: Duration) -> EmbeddingUsage {
+        let unit = dec(pricing.map(|p| p.unit.as_str()));
+        let unit_price = dec(pricing.map(|p| p.input.as_str()));
+        let price = round7(Decimal::from(tokens) * unit_price * unit);
+        EmbeddingUsage {
+            tokens,
+            total_tokens: tokens,
+            unit_price: text(unit_price),
+            price_unit: text(unit),
+            total_price: text7(price),
+            currency: pricing.map_or("USD", |p| p.currency.as_str()).to_string(),
+            latency: (latency.as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod embedding_tests {
+    use super::*;
+
+    #[test]
+    fn embedding_price_is_tokens_times_unit_price_times_unit() {
+        let p = Pricing {
+            input: "0.00002".into(),
+            output: None,
+            cache_read: None,
+            cache_write: None,
+            unit: "0.001".into(),
+            currency: "USD".into(),
+        };
+        // 12,345 tokens × $0.00002 per 1K = $0.0002469.
+        let u = EmbeddingUsage::new(12_345, Some(&p), Duration::from_millis(1234));
+        assert_eq!(
+            (
+                u.tokens,
+                u.total_tokens,
+                u.unit_price.as_str(),
+                u.price_unit.as_str()
+            ),
+            (12_345, 12_345, "0.00002", "0.001")
+        );
+        assert_eq!(u.total_price, "0.0002469");
+        assert_eq!(u.latency, 1.234);
+        // 3 tokens × $0.00002 per 1K = 6e-8, rounded half-up to 1e-7.
+        assert_eq!(
+            EmbeddingUsage::new(3, Some(&p), Duration::ZERO).total_price,
+            "0.0000001"
+        );
+        let free = EmbeddingUsage::new(10, None, Duration::ZERO);
+        assert_eq!(
+            (
+                free.total_price.as_str(),
+                free.unit_price.as_str(),
+                free.currency.as_str()
+            ),
+            ("0.0000000", "0", "USD")
+        );
+    }
+}

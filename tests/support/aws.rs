@@ -63,3 +63,46 @@ pub fn with(mut base: Value, extra: Value) -> Value {
     }
     base
 }
+
+/// `credentials` with another region.
+pub fn in_region(credentials: &Value, region: &str) -> Value {
+    with(credentials.clone(), json!({ "aws_region": region }))
+}
+
+/// An `invoke_text_embedding` payload.
+pub fn embedding_request(
+    model: &str,
+    credentials: &Value,
+    texts: &[&str],
+    input_type: &str,
+) -> Value {
+    json!({
+        "provider": "bedrock",
+        "model": model,
+        "model_type": "text-embedding",
+        "credentials": credentials,
+        "texts": texts,
+        "input_type": input_type,
+    })
+}
+
+/// An `invoke_rerank` payload; `top_n` and `score_threshold` 0 mean unset, as the daemon sends them.
+pub fn rerank_request(
+    model: &str,
+    credentials: &Value,
+    query: &str,
+    docs: &[&str],
+    top_n: u64,
+    score_threshold: f64,
+) -> Value {
+    json!({
+        "provider": "bedrock",
+        "model": model,
+        "model_type": "rerank",
+        "credentials": credentials,
+        "query": query,
+        "docs": docs,
+        "top_n": top_n,
+        "score_threshold": score_threshold,
+    })
+}
