@@ -16,6 +16,11 @@
 //!   (Claude model ids and which of global/us/eu/jp/apac profiles exist)
 //! - Converse feature support per model (tool use, streaming tool use, system
 //!   prompts): https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-supported-models-features.html
+//! - The per-model "Models at a glance" cards
+//!   (https://docs.aws.amazon.com/bedrock/latest/userguide/model-cards.html): in-Region
+//!   rows, geo/global profile ids and image input for the Mistral, AI21, DeepSeek, Qwen,
+//!   OpenAI open-weight, Writer and Moonshot entries; tool use only where the card lists
+//!   client-side tool calling on bedrock-runtime (see MODELS.md).
 
 use crate::error::AwsError;
 use serde::Serialize;
@@ -41,6 +46,8 @@ pub enum Family {
     CohereCommand,
     Qwen,
     OpenAi,
+    Writer,
+    Moonshot,
     TitanEmbedV1,
     TitanEmbedV2,
     CohereEmbedV3,
@@ -556,7 +563,7 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         .regions(US)
         .profile_only()
         .geos(&["us"]),
-        // Mistral.
+        // Mistral. 7B and Mixtral: no system prompts, no tools (Converse table).
         t(
             "mistral.mistral-7b-instruct-v0:2",
             "Mistral AI",
@@ -568,9 +575,13 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         .regions(&[
             "us-east-1",
             "us-west-2",
+            "ca-central-1",
+            "eu-west-1",
+            "eu-west-2",
             "eu-west-3",
             "ap-south-1",
             "ap-southeast-2",
+            "sa-east-1",
         ]),
         t(
             "mistral.mixtral-8x7b-instruct-v0:1",
@@ -583,9 +594,13 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         .regions(&[
             "us-east-1",
             "us-west-2",
+            "ca-central-1",
+            "eu-west-1",
+            "eu-west-2",
             "eu-west-3",
             "ap-south-1",
             "ap-southeast-2",
+            "sa-east-1",
         ]),
         t(
             "mistral.mistral-large-2402-v1:0",
@@ -597,10 +612,13 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         .regions(&[
             "us-east-1",
             "us-west-2",
+            "ca-central-1",
+            "eu-west-1",
+            "eu-west-2",
             "eu-west-3",
             "ap-south-1",
             "ap-southeast-2",
-            "ca-central-1",
+            "sa-east-1",
         ]),
         t(
             "mistral.mistral-small-2402-v1:0",
@@ -610,6 +628,136 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         )
         .no_streaming_tools()
         .regions(&["us-east-1"]),
+        // Pixtral Large: inference profiles only (us., eu.).
+        t(
+            "mistral.pixtral-large-2502-v1:0",
+            "Mistral AI",
+            "Pixtral Large (25.02)",
+            Mistral,
+        )
+        .no_streaming_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-west-1",
+            "eu-west-3",
+        ])
+        .profile_only()
+        .geos(&["us", "eu"]),
+        t(
+            "mistral.mistral-large-3-675b-instruct",
+            "Mistral AI",
+            "Mistral Large 3",
+            Mistral,
+        )
+        .no_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "sa-east-1",
+        ]),
+        t(
+            "mistral.magistral-small-2509",
+            "Mistral AI",
+            "Magistral Small 2509",
+            Mistral,
+        )
+        .no_tools()
+        .with_reasoning()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "sa-east-1",
+        ]),
+        t(
+            "mistral.ministral-3-14b-instruct",
+            "Mistral AI",
+            "Ministral 14B 3.0",
+            Mistral,
+        )
+        .no_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "sa-east-1",
+        ]),
+        t(
+            "mistral.ministral-3-8b-instruct",
+            "Mistral AI",
+            "Ministral 3 8B",
+            Mistral,
+        )
+        .no_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "sa-east-1",
+        ]),
+        t(
+            "mistral.ministral-3-3b-instruct",
+            "Mistral AI",
+            "Ministral 3B",
+            Mistral,
+        )
+        .no_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "sa-east-1",
+        ]),
         // AI21 Jamba.
         t(
             "ai21.jamba-1-5-mini-v1:0",
@@ -640,6 +788,20 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             "eu-north-1",
             "eu-west-2",
         ]),
+        t("deepseek.v3.2", "DeepSeek", "DeepSeek V3.2", DeepSeek)
+            .no_tools()
+            .regions(&[
+                "us-east-1",
+                "us-east-2",
+                "us-west-2",
+                "eu-north-1",
+                "eu-west-2",
+                "ap-northeast-1",
+                "ap-south-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "sa-east-1",
+            ]),
         // Cohere Command.
         t(
             "cohere.command-r-v1:0",
@@ -657,27 +819,47 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         )
         .no_streaming_tools()
         .regions(usw),
-        // Qwen.
-        t("qwen.qwen3-32b-v1:0", "Qwen", "Qwen3 32B (dense)", Qwen).regions(&[
-            "us-west-2",
-            "us-east-2",
-            "ap-northeast-1",
-            "ap-south-1",
-            "eu-west-2",
-            "eu-north-1",
-        ]),
+        // Qwen. Tool use only where the card lists it on bedrock-runtime.
+        t("qwen.qwen3-32b-v1:0", "Qwen", "Qwen3 32B (dense)", Qwen)
+            .no_tools()
+            .with_reasoning()
+            .regions(&[
+                "us-east-1",
+                "us-east-2",
+                "us-west-2",
+                "eu-central-1",
+                "eu-north-1",
+                "eu-south-1",
+                "eu-west-1",
+                "eu-west-2",
+                "ap-northeast-1",
+                "ap-south-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "sa-east-1",
+            ]),
         t(
             "qwen.qwen3-235b-a22b-2507-v1:0",
             "Qwen",
             "Qwen3 235B A22B 2507",
             Qwen,
         )
+        .no_streaming_tools()
+        .with_reasoning()
         .regions(&[
+            "us-east-1",
+            "us-east-2",
             "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
             "ap-northeast-1",
             "ap-south-1",
-            "eu-west-2",
-            "eu-north-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "sa-east-1",
         ]),
         t(
             "qwen.qwen3-coder-480b-a35b-v1:0",
@@ -685,12 +867,18 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             "Qwen3 Coder 480B A35B Instruct",
             Qwen,
         )
+        .no_streaming_tools()
         .regions(&[
+            "us-east-1",
+            "us-east-2",
             "us-west-2",
+            "eu-north-1",
+            "eu-west-2",
             "ap-northeast-1",
             "ap-south-1",
-            "eu-west-2",
-            "eu-north-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "sa-east-1",
         ]),
         t(
             "qwen.qwen3-coder-30b-a3b-v1:0",
@@ -698,19 +886,192 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             "Qwen3 Coder 30B A3B Instruct",
             Qwen,
         )
+        .no_tools()
         .regions(&[
-            "us-west-2",
+            "us-east-1",
             "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
             "ap-northeast-1",
             "ap-south-1",
-            "eu-west-2",
-            "eu-north-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "sa-east-1",
         ]),
+        t(
+            "qwen.qwen3-next-80b-a3b",
+            "Qwen",
+            "Qwen3 Next 80B A3B",
+            Qwen,
+        )
+        .no_tools()
+        .with_reasoning()
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "sa-east-1",
+        ]),
+        t(
+            "qwen.qwen3-vl-235b-a22b",
+            "Qwen",
+            "Qwen3 VL 235B A22B",
+            Qwen,
+        )
+        .no_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "sa-east-1",
+        ]),
+        t("qwen.qwen3-coder-next", "Qwen", "Qwen3 Coder Next", Qwen)
+            .no_tools()
+            .regions(&["us-east-1", "eu-west-2", "ap-southeast-2"]),
         // OpenAI open-weight models.
         t("openai.gpt-oss-120b-1:0", "OpenAI", "gpt-oss-120b", OpenAi)
             .regions(&["us-west-2", "us-east-1"]),
+        // gpt-oss-20b: in-Region, plus the us-gov. profile; no tool use on bedrock-runtime.
         t("openai.gpt-oss-20b-1:0", "OpenAI", "gpt-oss-20b", OpenAi)
-            .regions(&["us-west-2", "us-east-1"]),
+            .no_tools()
+            .regions(&[
+                "us-east-1",
+                "us-east-2",
+                "us-west-2",
+                "us-gov-west-1",
+                "eu-central-1",
+                "eu-north-1",
+                "eu-south-1",
+                "eu-west-1",
+                "eu-west-2",
+                "ap-northeast-1",
+                "ap-south-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "ap-southeast-4",
+                "sa-east-1",
+            ])
+            .geos(&["us-gov"]),
+        t(
+            "openai.gpt-oss-safeguard-120b",
+            "OpenAI",
+            "GPT OSS Safeguard 120B",
+            OpenAi,
+        )
+        .no_tools()
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "sa-east-1",
+        ]),
+        t(
+            "openai.gpt-oss-safeguard-20b",
+            "OpenAI",
+            "GPT OSS Safeguard 20B",
+            OpenAi,
+        )
+        .no_tools()
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-south-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "sa-east-1",
+        ]),
+        // Writer. Palmyra X4/X5: the us. profile only.
+        t("writer.palmyra-x4-v1:0", "Writer", "Palmyra X4", Writer)
+            .no_streaming_tools()
+            .regions(&["us-east-1", "us-east-2", "us-west-1", "us-west-2"])
+            .profile_only()
+            .geos(&["us"]),
+        t("writer.palmyra-x5-v1:0", "Writer", "Palmyra X5", Writer)
+            .no_streaming_tools()
+            .regions(&["us-east-1", "us-east-2", "us-west-1", "us-west-2"])
+            .profile_only()
+            .geos(&["us"]),
+        t(
+            "writer.palmyra-vision-7b",
+            "Writer",
+            "Palmyra Vision 7B",
+            Writer,
+        )
+        .no_tools()
+        .inputs(&["TEXT", "IMAGE"])
+        .regions(&[
+            "us-east-1",
+            "us-east-2",
+            "us-west-2",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-south-1",
+            "eu-west-1",
+            "eu-west-2",
+            "ap-northeast-1",
+            "ap-southeast-2",
+            "ap-southeast-3",
+            "ap-southeast-4",
+            "sa-east-1",
+        ]),
+        // Moonshot AI. Kimi K3: us. and global. profiles only.
+        t("moonshotai.kimi-k3", "Moonshot AI", "Kimi K3", Moonshot)
+            .no_streaming_tools()
+            .inputs(&["TEXT", "IMAGE"])
+            .regions(&everywhere)
+            .profile_only()
+            .geos(&["global", "us"]),
+        t("moonshotai.kimi-k2.5", "Moonshot AI", "Kimi K2.5", Moonshot)
+            .no_tools()
+            .inputs(&["TEXT", "IMAGE"])
+            .regions(&[
+                "us-east-1",
+                "us-east-2",
+                "us-west-2",
+                "eu-north-1",
+                "eu-west-2",
+                "ap-northeast-1",
+                "ap-south-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "ap-southeast-4",
+                "sa-east-1",
+            ]),
         // Embeddings.
         ModelSpec::embedding(
             "amazon.titan-embed-text-v1",
@@ -1089,5 +1450,41 @@ mod tests {
         let fm = "arn:aws:bedrock:us-east-1::foundation-model/cohere.embed-v4:0";
         assert!(c.resolve(fm, "us-east-1").is_ok());
         assert!(c.resolve(fm, "us-west-1").is_err());
+    }
+
+    /// Models from the cards: in-Region only, profile-only, GovCloud and global profiles.
+    #[test]
+    fn resolves_models_from_the_cards() {
+        let c = cat();
+        let direct = |id: &str, region: &str| c.resolve(id, region).map(|r| r.route);
+        assert_eq!(
+            direct("qwen.qwen3-coder-next", "eu-west-2"),
+            Ok(Route::Direct)
+        );
+        assert_eq!(
+            direct("qwen.qwen3-coder-next", "us-west-2").err(),
+            Some(AwsError::invalid_model())
+        );
+        assert_eq!(direct("deepseek.v3.2", "sa-east-1"), Ok(Route::Direct));
+        assert!(
+            c.resolve("eu.mistral.pixtral-large-2502-v1:0", "eu-west-3")
+                .is_ok()
+        );
+        let e = c.resolve("mistral.pixtral-large-2502-v1:0", "us-east-1");
+        assert!(matches!(e, Err(ref e) if e.message.contains("on-demand throughput")));
+        assert!(c.resolve("us.writer.palmyra-x5-v1:0", "us-west-1").is_ok());
+        assert!(
+            c.resolve("global.moonshotai.kimi-k3", "eu-central-1")
+                .is_ok()
+        );
+        assert!(c.resolve("eu.moonshotai.kimi-k3", "eu-central-1").is_err());
+        assert!(
+            c.resolve("us-gov.openai.gpt-oss-20b-1:0", "us-gov-east-1")
+                .is_ok()
+        );
+        let mistral = c.model("mistral.mistral-7b-instruct-v0:2").expect("listed");
+        assert!(!mistral.system_prompts && !mistral.tools);
+        let pixtral = c.model("mistral.pixtral-large-2502-v1:0").expect("listed");
+        assert!(pixtral.tools && !pixtral.streaming_tools);
     }
 }
