@@ -946,9 +946,28 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             .no_tools()
             .regions(&["us-east-1", "eu-west-2", "ap-southeast-2"]),
         // OpenAI open-weight models.
+        // gpt-oss-120b and -20b: in-Region, plus the us-gov. profile; no tool use on
+        // bedrock-runtime.
         t("openai.gpt-oss-120b-1:0", "OpenAI", "gpt-oss-120b", OpenAi)
-            .regions(&["us-west-2", "us-east-1"]),
-        // gpt-oss-20b: in-Region, plus the us-gov. profile; no tool use on bedrock-runtime.
+            .no_tools()
+            .regions(&[
+                "us-east-1",
+                "us-east-2",
+                "us-west-2",
+                "us-gov-west-1",
+                "eu-central-1",
+                "eu-north-1",
+                "eu-south-1",
+                "eu-west-1",
+                "eu-west-2",
+                "ap-northeast-1",
+                "ap-south-1",
+                "ap-southeast-2",
+                "ap-southeast-3",
+                "ap-southeast-4",
+                "sa-east-1",
+            ])
+            .geos(&["us-gov"]),
         t("openai.gpt-oss-20b-1:0", "OpenAI", "gpt-oss-20b", OpenAi)
             .no_tools()
             .regions(&[
