@@ -741,3 +741,149 @@ fn each_family_streams_and_blocks() {
         }
     }
 }
+
+/// Every catalogue LLM as (family, model, region, cross-region choice, deprecated): a
+/// region and a choice that its YAML says work.
+fn catalogue_models() -> Vec<(String, String, String, Option<String>, bool)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/llm");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("models/llm")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    for path in files {
+        if path.file_name().is_some_and(|n| n == "_position.yaml") {
+            continue;
+        }
+        let yaml: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read")).expect("yaml");
+        let family = yaml["bedrock"]["family"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let deprecated = yaml["deprecated"].as_bool() == Some(true);
+        let model = yaml["model"].as_str().unwrap_or_default().to_string();
+        let on_demand = yaml["bedrock"]["on_demand"].as_bool().unwrap_or(true);
+        let first = |v: &serde_yaml::Value| {
+            v.as_sequence()
+                .and_then(|s| s.first())
+                .and_then(|r| r.as_str())
+                .map(str::to_string)
+        };
+        let profiles = &yaml["bedrock"]["profiles"];
+        let (region, choice) = match (on_demand, first(&yaml["bedrock"]["regions"])) {
+            (true, Some(r)) => (r, "disabled"),
+            _ => match ["us", "eu", "apac"]
+                .iter()
+                .find_map(|p| first(&profiles[*p]))
+            {
+                Some(r) => (r, "geographic"),
+                None => match first(&profiles["global"]) {
+                    Some(r) => (r, "global"),
+                    None => continue,
+                },
+            },
+        };
+        let has_rule = yaml["parameter_rules"]
+            .as_sequence()
+            .is_some_and(|rules| rules.iter().any(|r| r["name"] == "cross-region"));
+        let choice = has_rule.then(|| choice.to_string());
+        all.push((family, model, region, choice, deprecated));
+    }
+    all
+}
+
+/// The first catalogue model of each family row: a current one where the family has one.
+fn one_model_per_family() -> Vec<(String, String, String, Option<String>)> {
+    let mut seen: std::collections::BTreeMap<String, (String, String, Option<String>, bool)> =
+        Default::default();
+    for (family, model, region, choice, deprecated) in catalogue_models() {
+        if seen
+            .get(&family)
+            .is_some_and(|(_, _, _, was_deprecated)| !was_deprecated || deprecated)
+        {
+            continue;
+        }
+        seen.insert(family, (model, region, choice, deprecated));
+    }
+    seen.into_iter()
+        .map(|(f, (m, r, c, _))| (f, m, r, c))
+        .collect()
+}
+
+#[test]
+fn every_catalogue_model_answers_with_its_documented_choice() {
+    let d = double();
+    let mut p = plugin();
+    let mut failures = Vec::new();
+    for (_, model, region, choice, _) in catalogue_models() {
+        d.clear_requests();
+        let creds = with(key_credentials(&d), json!({"aws_region": region}));
+        let params = choice
+            .as_ref()
+            .map_or(json!({}), |c| json!({"cross-region": c}));
+        let s = p.call(
+            "invoke_llm",
+            llm_request(&model, &creds, user("hello"), true, params),
+        );
+        match s.error() {
+            Some(e) => failures.push(format!(
+                "{model} in {region} ({choice:?}): {}",
+                e["message"]
+            )),
+            None => assert_eq!(
+                converse_bodies(&d)[0].resolved_model.as_deref(),
+                Some(model.as_str())
+            ),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "the catalogue and the double disagree:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn one_streaming_call_per_family_in_the_table() {
+    let d = double();
+    let mut p = plugin();
+    let models = one_model_per_family();
+    let tested: Vec<&str> = models.iter().map(|(f, ..)| f.as_str()).collect();
+    for family in dify_bedrock::bedrock::families::FAMILIES {
+        assert!(
+            tested.contains(&family.name),
+            "no catalogue model of family {} to call: {tested:?}",
+            family.name
+        );
+    }
+    for (_, model, region, choice) in models {
+        d.clear_requests();
+        let creds = with(key_credentials(&d), json!({"aws_region": region}));
+        let params = match &choice {
+            Some(c) => json!({"cross-region": c}),
+            None => json!({}),
+        };
+        let s = p.call(
+            "invoke_llm",
+            llm_request(
+                &model,
+                &creds,
+                user(r#"[[double: {"text": "per family", "deltas": 2}]]"#),
+                true,
+                params,
+            ),
+        );
+        assert!(
+            s.error().is_none(),
+            "{model} in {region} ({choice:?}): {s:#?}"
+        );
+        assert_eq!(text_of(&s), "per family", "{model}");
+        assert_eq!(
+            converse_bodies(&d)[0].resolved_model.as_deref(),
+            Some(model.as_str())
+        );
+    }
+}

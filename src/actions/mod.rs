@@ -88,12 +88,6 @@ pub async fn dispatch(
     }
 }
 
-pub(crate) fn not_yet(action: &str) -> PluginError {
-    PluginError::unsupported(format!(
-        "{action} is not implemented in this version of the Bedrock plugin yet"
-    ))
-}
-
 /// The model a request names: a predefined model, or a customizable one described by
 /// its credentials. An unknown model is the caller's mistake, named in the error.
 pub fn resolve<'a>(

@@ -67,10 +67,6 @@ pub const FAMILIES: &[Family] = &[
         ..family("mistral")
     },
     family("ai21-jamba"),
-    Family {
-        top_k: TopK::Field("k"),
-        ..family("cohere-command")
-    },
     family("deepseek"),
     family("qwen"),
     family("openai-gpt-oss"),

@@ -429,8 +429,7 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             Anthropic,
         )
         .claude(true)
-        .regions(&everywhere)
-        .profile_only()
+        .regions(&["eu-west-2"])
         .geos(&["global", "us", "eu", "jp"]),
         t(
             "anthropic.claude-opus-4-6-v1",
@@ -439,9 +438,63 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             Anthropic,
         )
         .claude(true)
+        .regions(&["eu-west-2"])
+        .geos(&["global", "us", "eu", "jp", "apac"]),
+        // Claude Opus 4.7 and later, from their model cards (model-card-anthropic-claude-*.html).
+        t(
+            "anthropic.claude-opus-4-7",
+            "Anthropic",
+            "Claude Opus 4.7",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&["us-east-1", "eu-north-1", "eu-west-1"])
+        .geos(&["global", "us", "eu", "jp", "au"]),
+        t(
+            "anthropic.claude-opus-4-8",
+            "Anthropic",
+            "Claude Opus 4.8",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&[
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-north-1",
+            "eu-west-1",
+            "ap-northeast-1",
+            "ap-southeast-4",
+        ])
+        .geos(&["global", "us", "eu", "jp", "au"]),
+        t(
+            "anthropic.claude-opus-5",
+            "Anthropic",
+            "Claude Opus 5",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&["us-east-1", "eu-north-1", "eu-west-1", "ap-southeast-4"])
+        .geos(&["global", "us", "eu", "au"]),
+        t(
+            "anthropic.claude-sonnet-5",
+            "Anthropic",
+            "Claude Sonnet 5",
+            Anthropic,
+        )
+        .claude(true)
         .regions(&everywhere)
         .profile_only()
-        .geos(&["global", "us", "eu", "jp", "apac"]),
+        .geos(&["global", "us", "eu", "au"]),
+        t(
+            "anthropic.claude-fable-5",
+            "Anthropic",
+            "Claude Fable 5",
+            Anthropic,
+        )
+        .claude(true)
+        .regions(&everywhere)
+        .profile_only()
+        .geos(&["global", "us"]),
         // Amazon Nova.
         t("amazon.nova-micro-v1:0", "Amazon", "Nova Micro", Nova)
             .regions(&[
@@ -523,6 +576,36 @@ pub fn builtin_models() -> Vec<ModelSpec> {
         )
         .no_streaming_tools()
         .regions(&["us-west-2", "us-east-1", "us-east-2"])
+        .geos(&["us"]),
+        // Llama 3.3 and 4, from their model cards (model-card-meta-llama-*.html).
+        t(
+            "meta.llama3-3-70b-instruct-v1:0",
+            "Meta",
+            "Llama 3.3 70B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .regions(&["us-east-2"])
+        .geos(&["us"]),
+        t(
+            "meta.llama4-maverick-17b-instruct-v1:0",
+            "Meta",
+            "Llama 4 Maverick 17B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .regions(&["us-east-1", "us-east-2", "us-west-1", "us-west-2"])
+        .profile_only()
+        .geos(&["us"]),
+        t(
+            "meta.llama4-scout-17b-instruct-v1:0",
+            "Meta",
+            "Llama 4 Scout 17B Instruct",
+            Meta,
+        )
+        .no_streaming_tools()
+        .regions(&["us-east-1", "us-east-2", "us-west-1", "us-west-2"])
+        .profile_only()
         .geos(&["us"]),
         t(
             "meta.llama3-1-70b-instruct-v1:0",
@@ -780,13 +863,17 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             .regions(US)
             .profile_only()
             .geos(&["us"]),
+        // Regions as the model card lists them (model-card-deepseek-deepseek-v3-1.html).
         t("deepseek.v3-v1:0", "DeepSeek", "DeepSeek-V3.1", DeepSeek).regions(&[
+            "us-east-1",
             "us-west-2",
             "us-east-2",
             "ap-northeast-1",
             "ap-south-1",
             "eu-north-1",
             "eu-west-2",
+            "ap-southeast-2",
+            "ap-southeast-3",
         ]),
         t("deepseek.v3.2", "DeepSeek", "DeepSeek V3.2", DeepSeek)
             .no_tools()
