@@ -168,10 +168,58 @@ fn every_action_answers_in_the_shapes_the_sdk_accepts() {
         json!({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "model_type": "llm", "credentials": {},
                "prompt_messages": [{"role": "user", "content": "count me"}], "tools": []}),
     ));
+    // Embedding, rerank and validation answers from the double (these must succeed).
+    let mut must_succeed = Vec::new();
+    let west = support::aws::with(creds.clone(), json!({"aws_region": "us-west-2"}));
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    for (action, fields) in [
+        (
+            "invoke_text_embedding",
+            json!({"model": "amazon.titan-embed-text-v2:0", "model_type": "text-embedding", "credentials": creds, "texts": ["a", "b"], "input_type": "document"}),
+        ),
+        (
+            "invoke_text_embedding",
+            json!({"model": "cohere.embed-english-v3", "model_type": "text-embedding", "credentials": creds, "texts": ["a", "b", "c"], "input_type": "query"}),
+        ),
+        (
+            "invoke_multimodal_embedding",
+            json!({"model": "amazon.nova-2-multimodal-embeddings-v1:0", "model_type": "text-embedding", "credentials": creds,
+            "documents": [{"content": "a cat", "content_type": "text"}, {"content": png, "content_type": "image"}], "input_type": "document"}),
+        ),
+        (
+            "get_text_embedding_num_tokens",
+            json!({"model": "amazon.titan-embed-text-v2:0", "model_type": "text-embedding", "credentials": {}, "texts": ["one two", "three"]}),
+        ),
+        (
+            "invoke_rerank",
+            json!({"model": "amazon.rerank-v1:0", "model_type": "rerank", "credentials": west, "query": "rust", "docs": ["rust is fast", "tea"], "score_threshold": 0, "top_n": 0}),
+        ),
+        (
+            "invoke_multimodal_rerank",
+            json!({"model": "cohere.rerank-v3-5:0", "model_type": "rerank", "credentials": west,
+            "query": {"content": "rust", "content_type": "text"}, "docs": [{"content": "rust", "content_type": "text"}], "score_threshold": 0.0, "top_n": 1}),
+        ),
+        (
+            "validate_provider_credentials",
+            json!({"credentials": creds}),
+        ),
+        (
+            "validate_model_credentials",
+            json!({"model": "mine", "model_type": "llm", "credentials": support::aws::with(creds.clone(), json!({"inference_profile_id": "amazon.nova-lite-v1:0"}))}),
+        ),
+    ] {
+        calls.push((
+            action,
+            support::aws::with(json!({"provider": "bedrock"}), fields),
+        ));
+    }
     let expected = calls.len();
     let mut transcript = String::new();
-    for (action, fields) in calls {
+    for (i, (action, fields)) in calls.into_iter().enumerate() {
         let session = plugin.call(action, fields);
+        if must_succeed.contains(&i) {
+            assert!(session.error().is_none(), "{action}: {:?}", session.error());
+        }
         transcript.push_str(&json!({"action": session.action, "lines": session.lines}).to_string());
         transcript.push('\n');
     }

@@ -4,7 +4,9 @@
 //! profile), and a failure says precisely what is wrong and what to do.
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
 
 use super::requests::{ModelBase, ValidateProvider};
 use super::{AppState, credential_str};
@@ -14,6 +16,7 @@ use crate::bedrock::converse::{self, ChatEvent, ChatInput, Params};
 use crate::bedrock::families::GENERIC;
 use crate::bedrock::models::{self, capabilities};
 use crate::bedrock::profiles::{self, IdKind};
+use crate::bedrock::{embedding, rerank};
 use crate::declaration::{ModelDecl, ModelType};
 use crate::error::{AwsCause, ErrorKind, PluginError};
 use crate::prompt::{Content, PromptMessage, Role};
@@ -122,9 +125,8 @@ pub async fn check(
         })
         .unwrap_or(ModelType::Llm);
     let result = match model_type {
-        ModelType::TextEmbedding | ModelType::Rerank => {
-            probe_invoke(&clients, &id, known(model_type)).await
-        }
+        ModelType::TextEmbedding => probe_embedding(clients.clone(), &id).await,
+        ModelType::Rerank => probe_rerank(clients.clone(), &id, known(model_type)).await,
         _ => {
             probe_chat(
                 &clients,
@@ -203,9 +205,36 @@ async fn probe_chat(
     Ok(())
 }
 
-/// A one-word embedding or a one-document rerank, in the model family's request shape.
-async fn probe_invoke(
-    clients: &Clients,
+/// A one-word embedding, through the same code as `invoke_text_embedding`.
+async fn probe_embedding(clients: Arc<Clients>, id: &str) -> Result<(), PluginError> {
+    let dialect = models::foundation_id(id)
+        .as_deref()
+        .and_then(embedding::Dialect::of)
+        .ok_or_else(|| {
+            PluginError::bad_request(format!(
+                "{id} is not an embedding model this plugin knows, so it cannot be probed"
+            ))
+        })?;
+    let plan = embedding::Plan {
+        dialect,
+        purpose: embedding::Purpose::Query,
+        dimensions: None,
+    };
+    let inputs = [embedding::Input::Text("hi".into())];
+    embedding::embed(
+        clients,
+        id,
+        dialect,
+        embedding::batches(&plan, &inputs),
+        inputs.len(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A one-document rerank, through the same code as `invoke_rerank`.
+async fn probe_rerank(
+    clients: Arc<Clients>,
     id: &str,
     decl: Option<&ModelDecl>,
 ) -> Result<(), PluginError> {
@@ -213,33 +242,12 @@ async fn probe_invoke(
         .and_then(|d| d.bedrock.as_ref())
         .map(|f| f.family.as_str())
         .unwrap_or("");
-    let body = match family {
-        "amazon-titan-embed" => json!({"inputText": "hi"}),
-        "cohere-embed" => json!({"texts": ["hi"], "input_type": "search_query"}),
-        "amazon-nova-embed" => {
-            json!({"schemaVersion": "nova-multimodal-embed-v1", "taskType": "SINGLE_EMBEDDING",
-            "singleEmbeddingParams": {"embeddingPurpose": "GENERIC_RETRIEVAL", "text": {"truncationMode": "END", "value": "hi"}}})
-        }
-        "amazon-rerank" => json!({"query": "hi", "documents": ["hi"]}),
-        "cohere-rerank" => json!({"query": "hi", "documents": ["hi"], "api_version": 2}),
-        _ => {
-            return Err(PluginError::bad_request(format!(
-                "cannot tell which embedding or rerank family {id} belongs to, so it cannot be probed"
-            )));
-        }
-    };
-    clients
-        .runtime
-        .invoke_model()
-        .model_id(id)
-        .content_type("application/json")
-        .accept("application/json")
-        .body(aws_sdk_bedrockruntime::primitives::Blob::new(
-            body.to_string(),
+    let dialect = rerank::RerankDialect::of_family(family).ok_or_else(|| {
+        PluginError::bad_request(format!(
+            "{id} is not a rerank model this plugin knows, so it cannot be probed"
         ))
-        .send()
-        .await
-        .map_err(|e| crate::bedrock::errors::from_sdk(e, &clients.runtime_host))?;
+    })?;
+    rerank::rerank(clients, id, dialect, "hi", &["hi"], None).await?;
     Ok(())
 }
 
