@@ -208,6 +208,7 @@ fn every_action_answers_in_the_shapes_the_sdk_accepts() {
             json!({"model": "mine", "model_type": "llm", "credentials": support::aws::with(creds.clone(), json!({"inference_profile_id": "amazon.nova-lite-v1:0"}))}),
         ),
     ] {
+        must_succeed.push(calls.len());
         calls.push((
             action,
             support::aws::with(json!({"provider": "bedrock"}), fields),
