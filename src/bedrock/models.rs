@@ -186,6 +186,45 @@ mod tests {
     use super::*;
     use crate::bedrock::families::{Reasoning, TopK};
 
+    /// The prefix follows the region group, on the real catalogue.
+    #[test]
+    fn catalogue_prefixes_per_region_group() {
+        let catalog = Catalog::embedded().expect("catalog");
+        let llm = |m: &str| {
+            catalog
+                .model(ModelType::Llm, m)
+                .unwrap_or_else(|| panic!("{m} in the catalogue"))
+        };
+        let haiku = llm("anthropic.claude-haiku-4-5-20251001-v1:0");
+        let gpt = llm("openai.gpt-oss-120b-1:0");
+        for (decl, choice, region, expected) in [
+            (haiku, "geographic", "us-east-2", "us."),
+            (haiku, "geographic", "eu-central-1", "eu."),
+            (haiku, "global", "sa-east-1", "global."),
+            (haiku, "jp", "ap-northeast-3", "jp."),
+            (haiku, "au", "ap-southeast-2", "au."),
+            (haiku, "geographic", "ca-central-1", "us."),
+            (gpt, "geographic", "us-gov-east-1", "us-gov."),
+            (gpt, "disabled", "us-gov-west-1", ""),
+        ] {
+            let id = invocation_id(decl, Some(choice), region)
+                .unwrap_or_else(|e| panic!("{choice} from {region}: {e}"));
+            assert_eq!(
+                id,
+                format!("{expected}{}", decl.model),
+                "{choice} from {region}"
+            );
+        }
+        // Japan's profile keeps requests in Japan: never silently swapped for another.
+        let e =
+            invocation_id(haiku, Some("jp"), "ap-southeast-1").expect_err("no jp. from Singapore");
+        assert!(
+            e.message
+                .contains("no \"jp\" cross-region inference profile"),
+            "{e}"
+        );
+    }
+
     /// No declared parameter is silently dropped: each is implemented, and the model's
     /// family takes it.
     #[test]
