@@ -365,6 +365,7 @@ fn build(opts: &Options) -> Result<Report, String> {
         let source = opts
             .binaries
             .iter()
+            .rev() // a later --binary for the same machine wins
             .find(|(bt, _)| bt == t)
             .map(|(_, p)| p.clone())
             .unwrap_or_else(|| target_dir.join(t.triple).join("release/dify-bedrock"));
