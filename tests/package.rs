@@ -42,6 +42,14 @@ const TARGETS: [(&str, &str, &str); 2] = [
     ("aarch64", "aarch64-unknown-linux-musl", "arm64"),
 ];
 
+/// Says something in the test log even when the test passes: the harness captures
+/// `eprintln!`, not writes to the stderr handle. Skips and fallbacks must be seen in CI.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -102,7 +110,7 @@ fn binaries() -> &'static Binaries {
         // .ci/run has just run the build script: a target missing now could not be built.
         let tried = std::env::var_os("DIFY_BEDROCK_PACKAGE_BUILT").is_some();
         if !missing.is_empty() && !tried {
-            eprintln!(
+            note!(
                 "package test: no musl build for {missing:?}; running packaging/build-binaries.sh (.ci/run does this before the tests)"
             );
             let status = Command::new("bash")
@@ -111,7 +119,7 @@ fn binaries() -> &'static Binaries {
                 .status()
                 .expect("run packaging/build-binaries.sh");
             if !status.success() {
-                eprintln!("package test: packaging/build-binaries.sh built none of {missing:?}");
+                note!("package test: packaging/build-binaries.sh built none of {missing:?}");
             }
         }
         warn_if_stale();
@@ -129,7 +137,7 @@ fn binaries() -> &'static Binaries {
                 // No musl build could be made here: ship the host build, stripped (the
                 // debug build's symbols alone are over the size limit), so the install
                 // test still runs. The package command warns that it is not static.
-                eprintln!(
+                note!(
                     "package test: WARNING: no {arch} musl binary; packaging the host build instead"
                 );
                 let stripped = scratch("host-binary").join("dify-bedrock");
@@ -144,7 +152,7 @@ fn binaries() -> &'static Binaries {
                 b.shipped.push(arch);
                 b.host_fallback = true;
             } else {
-                eprintln!(
+                note!(
                     "package test: WARNING: no {arch} musl binary could be built; the package ships without it"
                 );
             }
@@ -178,7 +186,7 @@ fn warn_if_stale() {
     for (arch, triple, _) in TARGETS {
         let built = fs::metadata(musl_binary(triple)).and_then(|m| m.modified());
         if built.is_ok_and(|b| b < src) {
-            eprintln!(
+            note!(
                 "package test: note: the {arch} musl binary is older than src/; run packaging/build-binaries.sh to test the current code"
             );
         }
@@ -205,7 +213,7 @@ fn package_into(out: &Path, extra: &[&str]) -> PathBuf {
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "package failed:\n{stdout}\n{stderr}");
-    eprintln!(
+    note!(
         "package test: `dify-bedrock package` took {:?}:\n{stdout}{stderr}",
         started.elapsed()
     );
@@ -375,7 +383,7 @@ fn package_holds_the_plugin_files_and_binaries_in_the_daemons_layout() {
     // Under the daemon's limit: total uncompressed size, and the uploaded file.
     let total: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
     let zipped: u64 = entries.iter().map(|e| e.compressed).sum();
-    eprintln!(
+    note!(
         "package test: {} files, {total} bytes uncompressed, {zipped} compressed, file {file_size} bytes",
         entries.len()
     );
@@ -392,7 +400,7 @@ fn package_holds_the_plugin_files_and_binaries_in_the_daemons_layout() {
         );
     }
     for e in entries.iter().filter(|e| e.name.starts_with("bin/")) {
-        eprintln!("package test: {} is {} bytes", e.name, e.data.len());
+        note!("package test: {} is {} bytes", e.name, e.data.len());
     }
 }
 
@@ -599,7 +607,7 @@ fn openssl(args: &[&str], dir: &Path) -> Output {
 #[test]
 fn a_signed_package_verifies_as_the_daemon_verifies_it() {
     if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!(
+        note!(
             "package test: SKIPPED signing: openssl (to make test keys) is not installed; packaging/setup-tools.sh --system installs it"
         );
         return;
@@ -823,7 +831,7 @@ fn install_like_the_daemon(pkg: &Path, plugin_working_path: &Path) -> PathBuf {
         .output()
         .expect("run uv venv");
     if !venv.status.success() {
-        eprintln!("package test: no Python 3.12 here; the venv uses the machine's python3");
+        note!("package test: no Python 3.12 here; the venv uses the machine's python3");
         run_ok(
             Command::new(&uv)
                 .args(["venv", ".venv", "--python", "python3"])
@@ -896,7 +904,7 @@ fn installed_like_the_daemon_it_starts_and_answers() {
         .env("AWS_EC2_METADATA_DISABLED", "true");
     let mut p = Plugin::spawn(cmd);
     let ready = p.wait_first_heartbeat(Duration::from_secs(60));
-    eprintln!("package test: first heartbeat {ready:?} after `python -m main`");
+    note!("package test: first heartbeat {ready:?} after `python -m main`");
 
     // main.py exec'd the binary: the same process (the daemon's pid and pipes) now runs it.
     let arch = std::env::consts::ARCH;
@@ -935,7 +943,7 @@ fn installed_like_the_daemon_it_starts_and_answers() {
 #[test]
 fn the_aarch64_binary_starts_and_answers_under_qemu() {
     if !binaries().shipped.contains(&"aarch64") {
-        eprintln!(
+        note!(
             "package test: SKIPPED qemu: no aarch64 binary was built (see packaging/build-binaries.sh output)"
         );
         return;
@@ -949,7 +957,7 @@ fn the_aarch64_binary_starts_and_answers_under_qemu() {
                 .is_ok_and(|o| o.status.success())
         })
     else {
-        eprintln!(
+        note!(
             "package test: SKIPPED qemu: qemu-user-static is not installed; packaging/setup-tools.sh --system installs it"
         );
         return;
@@ -969,7 +977,7 @@ fn the_aarch64_binary_starts_and_answers_under_qemu() {
         .env("AWS_EC2_METADATA_DISABLED", "true");
     let mut p = Plugin::spawn(cmd);
     let ready = p.wait_first_heartbeat(Duration::from_secs(90));
-    eprintln!("package test: aarch64 first heartbeat after {ready:?} under {qemu}");
+    note!("package test: aarch64 first heartbeat after {ready:?} under {qemu}");
 
     let d = double();
     let s = p.call(

@@ -132,11 +132,14 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match build(&opts) {
+    let mut warnings = Vec::new();
+    let result = build(&opts, &mut warnings);
+    // Warnings first, also on failure: they often say why (e.g. the binaries skipped).
+    for w in &warnings {
+        eprintln!("dify-bedrock package: warning: {w}");
+    }
+    match result {
         Ok(report) => {
-            for w in &report.warnings {
-                eprintln!("dify-bedrock package: warning: {w}");
-            }
             print!("{}", report.summary());
             ExitCode::SUCCESS
         }
@@ -243,7 +246,6 @@ struct Report {
     max_size: u64,
     shipped: Vec<(Target, u64)>,
     signed: bool,
-    warnings: Vec<String>,
 }
 
 impl Report {
@@ -288,12 +290,11 @@ struct Entry {
     data: Vec<u8>,
 }
 
-fn build(opts: &Options) -> Result<Report, String> {
+fn build(opts: &Options, warnings: &mut Vec<String>) -> Result<Report, String> {
     let root = match &opts.root {
         Some(r) => r.clone(),
         None => find_root()?,
     };
-    let mut warnings = Vec::new();
     let read = |rel: &str| -> Result<Vec<u8>, String> {
         let p = root.join(rel);
         fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))
@@ -493,7 +494,6 @@ fn build(opts: &Options) -> Result<Report, String> {
         max_size: opts.max_size,
         shipped,
         signed: signer.is_some(),
-        warnings,
     })
 }
 
