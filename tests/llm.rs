@@ -887,3 +887,52 @@ fn one_streaming_call_per_family_in_the_table() {
         );
     }
 }
+
+#[test]
+fn thinking_continues_a_tool_loop_without_the_unsigned_turn_failing() {
+    let d = double();
+    let mut p = plugin();
+    let params = json!({"reasoning_type": true, "reasoning_budget": 1024, "max_tokens": 4000});
+    let tools = json!({"tools": [{"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]});
+    // The first step thinks.
+    let s = p.call(
+        "invoke_llm",
+        with(
+            llm_request(
+                HAIKU,
+                &key_credentials(&d),
+                user("Weather in Oslo?"),
+                true,
+                params.clone(),
+            ),
+            tools.clone(),
+        ),
+    );
+    assert!(s.error().is_none(), "{s:#?}");
+    assert!(converse_bodies(&d)[0].body["additionalModelRequestFields"]["thinking"].is_object());
+    // The next step carries the tool call and its result, with no signed thinking block.
+    d.clear_requests();
+    let history = json!([
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": "<think>\nI should call the tool.\n</think>\n", "tool_calls": [
+            {"id": "tooluse_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]},
+        {"role": "tool", "content": "{\"temp\": 3}", "tool_call_id": "tooluse_1"}
+    ]);
+    let s = p.call(
+        "invoke_llm",
+        with(
+            llm_request(HAIKU, &key_credentials(&d), history, true, params),
+            tools,
+        ),
+    );
+    assert!(
+        s.error().is_none(),
+        "Bedrock would refuse thinking here: {s:#?}"
+    );
+    assert!(
+        converse_bodies(&d)[0]
+            .body
+            .get("additionalModelRequestFields")
+            .is_none()
+    );
+}

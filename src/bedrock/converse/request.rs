@@ -262,7 +262,27 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
     }
 
     let tool_config = tool_config(input.tools, input.tool_choice, history_has_tools, family)?;
-    let (inference, additional) = parameters(&input.params, input.stop, family)?;
+    // With thinking on, Anthropic requires the final assistant turn, when it called
+    // tools, to start with its signed thinking block. Dify keeps no signatures, so such a
+    // turn (the middle of an agent's tool loop) is continued without thinking; the first
+    // step of each answer still thinks.
+    let mut params = input.params.clone();
+    let final_assistant_used_tools = messages
+        .iter()
+        .rev()
+        .find(|(role, _)| *role == ConversationRole::Assistant)
+        .is_some_and(|(_, content)| {
+            content
+                .iter()
+                .any(|b| matches!(b, ContentBlock::ToolUse(_)))
+        });
+    if params.reasoning_budget.is_some() && final_assistant_used_tools {
+        tracing::info!(
+            "extended thinking is off for this step: it continues a tool call made without a signed thinking block"
+        );
+        params.reasoning_budget = None;
+    }
+    let (inference, additional) = parameters(&params, input.stop, family)?;
 
     let messages = messages
         .into_iter()
