@@ -13,12 +13,11 @@ use super::requests::{
     EmbeddingNumTokens, ModelBase, MultimodalDocument, MultimodalEmbedding, TextEmbedding,
 };
 use super::usage::EmbeddingUsage;
-use super::{AppState, credential_str, resolve};
+use super::{AppState, credential_str, custom_target, resolve};
 use crate::bedrock::access::AwsAccess;
 use crate::bedrock::client::Clients;
 use crate::bedrock::converse::request::sniff_image;
 use crate::bedrock::embedding::{self, Dialect, Input, Plan, Purpose, where_offered};
-use crate::bedrock::{models, profiles};
 use crate::declaration::{BedrockFacts, FetchFrom, ModelDecl, ModelType};
 use crate::error::{ErrorKind, PluginError};
 use crate::runtime::SessionSink;
@@ -124,24 +123,15 @@ async fn target<'a>(
             facts_decl: Cow::Borrowed(decl),
         });
     }
-    let id = models::custom_id(&base.credentials).ok_or_else(|| {
-        PluginError::bad_request(
-            "the customizable model has no model ID or inference profile (inference_profile_id)",
-        )
-    })?;
+    let (id, underlying) =
+        custom_target(state, clients, access, base, ModelType::TextEmbedding).await?;
     let unknown = || {
         PluginError::bad_request(format!(
             "cannot tell which embedding model {id} runs, so its request format is unknown; give the model ID, a cross-region profile ID or an inference profile ARN of one of: {}",
             known_models(state)
         ))
     };
-    let foundation = profiles::underlying_model(clients, access, &id)
-        .await?
-        .ok_or_else(unknown)?;
-    let underlying = state
-        .catalog
-        .model(ModelType::TextEmbedding, &foundation)
-        .ok_or_else(unknown)?;
+    let underlying = underlying.ok_or_else(unknown)?;
     let dialect = Dialect::of(&underlying.model).ok_or_else(unknown)?;
     let facts = underlying.bedrock.as_ref().ok_or_else(unknown)?;
     let label = underlying

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::bedrock::access::AwsAccess;
-use crate::bedrock::client::{ClientCache, NetworkSettings};
+use crate::bedrock::client::{ClientCache, Clients, NetworkSettings};
 use crate::bedrock::{models, profiles};
 use crate::declaration::{Catalog, ModelDecl, ModelType};
 use crate::error::PluginError;
@@ -165,6 +165,26 @@ pub async fn resolve_for_call(
             Ok(decl.into_owned())
         }
     }
+}
+
+/// A customizable model's id, profile or ARN, and the predefined model it runs when that
+/// can be known (application profiles are looked up, cached per tenant).
+pub(crate) async fn custom_target<'a>(
+    state: &'a AppState,
+    clients: &Clients,
+    access: &AwsAccess,
+    base: &requests::ModelBase,
+    model_type: ModelType,
+) -> Result<(String, Option<&'a ModelDecl>), PluginError> {
+    let id = models::custom_id(&base.credentials).ok_or_else(|| {
+        PluginError::bad_request(
+            "the customizable model has no model ID or inference profile (inference_profile_id)",
+        )
+    })?;
+    let underlying = profiles::underlying_model(clients, access, &id)
+        .await?
+        .and_then(|m| state.catalog.model(model_type, &m));
+    Ok((id, underlying))
 }
 
 /// A credential value as text: strings as they are, numbers as written, empty as absent.

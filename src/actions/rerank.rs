@@ -5,11 +5,10 @@
 use serde::Serialize;
 
 use super::requests::{ModelBase, MultimodalDocument, MultimodalRerank, Rerank};
-use super::{AppState, resolve};
+use super::{AppState, custom_target, resolve};
 use crate::bedrock::access::AwsAccess;
 use crate::bedrock::client::Clients;
 use crate::bedrock::rerank::{self, RerankDialect};
-use crate::bedrock::{models, profiles};
 use crate::declaration::{FetchFrom, ModelDecl, ModelType};
 use crate::error::{ErrorKind, PluginError};
 use crate::runtime::SessionSink;
@@ -86,24 +85,14 @@ async fn target<'a>(
         })?;
         return Ok((decl.model.clone(), decl, dialect));
     }
-    let id = models::custom_id(&base.credentials).ok_or_else(|| {
-        PluginError::bad_request(
-            "the customizable model has no model ID or inference profile (inference_profile_id)",
-        )
-    })?;
+    let (id, underlying) = custom_target(state, clients, access, base, ModelType::Rerank).await?;
     let unknown = || {
         PluginError::bad_request(format!(
             "{id} is not a rerank model Bedrock offers, or it cannot be told which one it runs; Bedrock's rerank models are {}",
             offered(state)
         ))
     };
-    let foundation = profiles::underlying_model(clients, access, &id)
-        .await?
-        .ok_or_else(unknown)?;
-    let underlying = state
-        .catalog
-        .model(ModelType::Rerank, &foundation)
-        .ok_or_else(unknown)?;
+    let underlying = underlying.ok_or_else(unknown)?;
     let dialect = dialect_of(underlying).ok_or_else(unknown)?;
     Ok((id, underlying, dialect))
 }
