@@ -13,5 +13,7 @@ pub mod logging;
 pub mod package;
 pub mod prompt;
 pub mod runtime;
+pub mod serve;
+pub mod session;
 pub mod settings;
 pub mod wire;

@@ -12,7 +12,7 @@ use tracing_subscriber::filter::FilterFn;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::runtime::Writer;
+use crate::session::Writer;
 use crate::wire;
 
 fn filter() -> EnvFilter {

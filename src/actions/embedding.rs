@@ -20,7 +20,7 @@ use crate::bedrock::converse::request::sniff_image;
 use crate::bedrock::embedding::{self, Dialect, Input, Plan, Purpose, where_offered};
 use crate::declaration::{BedrockFacts, FetchFrom, ModelDecl, ModelType};
 use crate::error::{ErrorKind, PluginError};
-use crate::runtime::SessionSink;
+use crate::session::SessionSink;
 
 /// What one answer line may hold: the daemon drops lines of 5 MiB or more. A float is
 /// at most ~15 bytes of JSON with its comma; 20 leaves room for the envelope.

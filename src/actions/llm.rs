@@ -17,7 +17,7 @@ use crate::bedrock::{models, profiles};
 use crate::declaration::{FetchFrom, ModelDecl, ModelType, Pricing, params};
 use crate::error::PluginError;
 use crate::prompt::{Content, PromptMessage, Tool};
-use crate::runtime::SessionSink;
+use crate::session::SessionSink;
 
 #[derive(Serialize, Clone)]
 struct ToolCallOut {

@@ -20,7 +20,7 @@ use crate::bedrock::client::{ClientCache, Clients, NetworkSettings};
 use crate::bedrock::{models, profiles};
 use crate::declaration::{Catalog, ModelDecl, ModelType};
 use crate::error::PluginError;
-use crate::runtime::SessionSink;
+use crate::session::{Handler, SessionSink};
 use crate::wire::{Request, de};
 
 /// What every session can reach: the declarations and the per-tenant AWS clients.
@@ -44,8 +44,14 @@ fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginErro
         .map_err(|e| PluginError::validation(format!("invalid {action} request: {e}")))
 }
 
+impl Handler for AppState {
+    async fn handle(&self, request: Request, sink: SessionSink) -> Result<(), PluginError> {
+        dispatch(self, request, &sink).await
+    }
+}
+
 /// Answers one request; `Err` becomes the session's `error` message.
-pub async fn dispatch(
+async fn dispatch(
     state: &AppState,
     request: Request,
     sink: &SessionSink,

@@ -11,7 +11,7 @@ use crate::bedrock::client::Clients;
 use crate::bedrock::rerank::{self, RerankDialect};
 use crate::declaration::{FetchFrom, ModelDecl, ModelType};
 use crate::error::{ErrorKind, PluginError};
-use crate::runtime::SessionSink;
+use crate::session::SessionSink;
 
 #[derive(Serialize)]
 struct RankedDoc<'a> {

@@ -8,7 +8,7 @@ use super::requests::ModelBase;
 use super::{AppState, credential_str};
 use crate::declaration::{FetchFrom, I18n, ModelDecl, ModelType, ParameterRule, expand_rule};
 use crate::error::PluginError;
-use crate::runtime::SessionSink;
+use crate::session::SessionSink;
 
 #[derive(Serialize)]
 struct Answer<'a> {

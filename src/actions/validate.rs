@@ -20,7 +20,7 @@ use crate::bedrock::{embedding, rerank};
 use crate::declaration::{ModelDecl, ModelType};
 use crate::error::{AwsCause, ErrorKind, PluginError};
 use crate::prompt::{Content, PromptMessage, Role};
-use crate::runtime::SessionSink;
+use crate::session::SessionSink;
 
 /// Cheap text models tried, in order, when the user names none: the first that runs in
 /// the region (in-region, else through a profile) is probed.
