@@ -1,19 +1,22 @@
 //! dify-bedrock: the Amazon Bedrock model provider for Dify.
 //!
-//! Data flows one way: `wire` (the daemon's protocol) → `runtime` (sessions, the single
-//! writer) → `actions` (typed requests and answers) → Bedrock → back out the same way.
-//! `declaration` holds the manifest, provider and model YAML as typed data.
+//! Data flows one way: `wire` (the daemon's protocol) → `runtime` (sessions) →
+//! `actions` (typed requests and answers) → `bedrock` (AWS) → back out through
+//! `session` (the single writer). `declaration` holds the manifest, provider and model
+//! YAML as typed data; `prompt` and `media` are Dify's prompt model and the files in it.
+//! The binary's commands are `serve`, `check` and `package`.
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod bedrock;
 pub mod check;
-pub mod declaration;
-pub mod error;
-pub mod logging;
+pub(crate) mod declaration;
+pub(crate) mod error;
+pub(crate) mod logging;
+pub(crate) mod media;
 pub mod package;
-pub mod prompt;
-pub mod runtime;
+pub(crate) mod prompt;
+pub(crate) mod runtime;
 pub mod serve;
-pub mod session;
-pub mod settings;
-pub mod wire;
+pub(crate) mod session;
+pub(crate) mod settings;
+pub(crate) mod wire;

@@ -6,20 +6,22 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
-use base64::Engine;
 use serde::Serialize;
 
+use super::AppState;
+use super::form::Dimensions;
+use super::model::{resolve, underlying};
 use super::requests::{
     EmbeddingNumTokens, ModelBase, MultimodalDocument, MultimodalEmbedding, TextEmbedding,
 };
 use super::usage::EmbeddingUsage;
-use super::{AppState, credential_str, custom_target, resolve};
-use crate::bedrock::access::AwsAccess;
 use crate::bedrock::client::Clients;
-use crate::bedrock::converse::request::sniff_image;
-use crate::bedrock::embedding::{self, Dialect, Input, Plan, Purpose, where_offered};
-use crate::declaration::{BedrockFacts, FetchFrom, ModelDecl, ModelType};
+use crate::bedrock::embedding::{self, Dialect, Input, Plan, Purpose};
+use crate::bedrock::routing::{self, Target};
+use crate::declaration::{BedrockFacts, ModelDecl, ModelType};
 use crate::error::{ErrorKind, PluginError};
+use crate::media::{self, ImageType};
+use crate::prompt::ContentKind;
 use crate::session::SessionSink;
 
 /// What one answer line may hold: the daemon drops lines of 5 MiB or more. A float is
@@ -35,7 +37,7 @@ struct EmbeddingResult<'a> {
 }
 
 /// The call a request makes and the declaration that describes the model behind it.
-struct Target<'a> {
+struct Call<'a> {
     model_id: String,
     /// The predefined declaration, or the catalogue's entry for a customizable model's
     /// underlying model.
@@ -47,12 +49,9 @@ struct Target<'a> {
     vector_size: u32,
 }
 
-impl Target<'_> {
+impl Call<'_> {
     fn label(&self) -> &str {
-        self.facts_decl
-            .label
-            .as_ref()
-            .map_or(self.facts_decl.model.as_str(), |l| l.en_us.as_str())
+        self.facts_decl.label()
     }
 
     fn facts(&self) -> Option<&BedrockFacts> {
@@ -75,11 +74,11 @@ fn known_models(state: &AppState) -> String {
 /// The output size of a customizable model: its form's `dimensions`, checked against
 /// the sizes the underlying model offers, or that model's default.
 fn custom_dimensions(
-    base: &ModelBase,
+    wanted: Option<&Dimensions>,
     facts: &BedrockFacts,
     label: &str,
 ) -> Result<Option<u32>, PluginError> {
-    let Some(text) = credential_str(&base.credentials, "dimensions") else {
+    let Some(wanted) = wanted else {
         return Ok(facts.default_dimensions);
     };
     let sizes = facts
@@ -88,33 +87,32 @@ fn custom_dimensions(
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    let wanted = text
-        .parse::<u32>()
-        .ok()
-        .filter(|d| facts.dimensions.contains(d));
-    wanted.map(Some).ok_or_else(|| {
+    let size = wanted.size.filter(|d| facts.dimensions.contains(d));
+    size.map(Some).ok_or_else(|| {
         PluginError::bad_request(format!(
-            "Embedding dimensions {text:?} is not an output size of {label}; it offers {sizes}"
+            "Embedding dimensions {:?} is not an output size of {label}; it offers {sizes}",
+            wanted.text
         ))
     })
 }
 
-async fn target<'a>(
+async fn call<'a>(
     state: &'a AppState,
     decl: &'a ModelDecl,
     base: &ModelBase,
     clients: &Clients,
-    access: &AwsAccess,
-) -> Result<Target<'a>, PluginError> {
-    if decl.fetch_from != FetchFrom::CustomizableModel {
+    region: &str,
+) -> Result<Call<'a>, PluginError> {
+    let Some(custom) = &base.credentials.custom else {
         let facts = decl.bedrock.as_ref().ok_or_else(|| {
             PluginError::internal(format!("{} has no bedrock block in its YAML", decl.model))
         })?;
         let dialect = Dialect::of(&decl.model).ok_or_else(|| {
             PluginError::internal(format!("{} has no embedding request format", decl.model))
         })?;
-        return Ok(Target {
-            model_id: embedding::invocation_id(decl, &access.region),
+        let target = Target::Predefined { decl, choice: None };
+        return Ok(Call {
+            model_id: routing::id_to_call(clients, target, region).await?,
             dialect,
             dimensions: facts
                 .default_dimensions
@@ -122,9 +120,9 @@ async fn target<'a>(
             vector_size: facts.default_dimensions.unwrap_or(0),
             facts_decl: Cow::Borrowed(decl),
         });
-    }
-    let (id, underlying) =
-        custom_target(state, clients, access, base, ModelType::TextEmbedding).await?;
+    };
+    let id = &custom.target;
+    let underlying = underlying(state, clients, base, ModelType::TextEmbedding).await?;
     let unknown = || {
         PluginError::bad_request(format!(
             "cannot tell which embedding model {id} runs, so its request format is unknown; give the model ID, a cross-region profile ID or an inference profile ARN of one of: {}",
@@ -134,13 +132,9 @@ async fn target<'a>(
     let underlying = underlying.ok_or_else(unknown)?;
     let dialect = Dialect::of(&underlying.model).ok_or_else(unknown)?;
     let facts = underlying.bedrock.as_ref().ok_or_else(unknown)?;
-    let label = underlying
-        .label
-        .as_ref()
-        .map_or(underlying.model.as_str(), |l| l.en_us.as_str());
-    let size = custom_dimensions(base, facts, label)?;
-    Ok(Target {
-        model_id: id,
+    let size = custom_dimensions(custom.dimensions.as_ref(), facts, underlying.label())?;
+    Ok(Call {
+        model_id: routing::id_to_call(clients, Target::Custom(id), region).await?,
         dialect,
         dimensions: size.filter(|_| dialect.takes_dimensions()),
         vector_size: size.unwrap_or(0),
@@ -149,7 +143,7 @@ async fn target<'a>(
 }
 
 /// Refuses a request whose answer could not fit in one line.
-fn check_line_budget(target: &Target, count: usize) -> Result<(), PluginError> {
+fn check_line_budget(target: &Call, count: usize) -> Result<(), PluginError> {
     let size = u64::from(target.vector_size.max(1));
     let most = LINE_BUDGET / (size * BYTES_PER_FLOAT);
     if count as u64 > most {
@@ -162,7 +156,7 @@ fn check_line_budget(target: &Target, count: usize) -> Result<(), PluginError> {
 }
 
 /// Adds where AWS offers the model to a refusal from a region that is not among them.
-fn hint_region(e: PluginError, target: &Target, region: &str) -> PluginError {
+fn hint_region(e: PluginError, target: &Call, region: &str) -> PluginError {
     let elsewhere = target
         .facts()
         .is_some_and(|f| !f.regions.is_empty() && !f.regions.iter().any(|r| r == region));
@@ -180,6 +174,17 @@ fn hint_region(e: PluginError, target: &Target, region: &str) -> PluginError {
         }
         _ => e,
     }
+}
+
+/// "… is offered in …", for errors about a model that may not exist in the region used.
+fn where_offered(label: &str, facts: &BedrockFacts) -> Option<String> {
+    if facts.regions.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "AWS documents {label} in {}",
+        facts.regions.join(", ")
+    ))
 }
 
 fn estimate_tokens(inputs: &[Input]) -> u64 {
@@ -203,10 +208,9 @@ async fn answer(
 ) -> Result<(), PluginError> {
     let started = Instant::now();
     let decl = resolve(state, base, ModelType::TextEmbedding)?;
-    let access = AwsAccess::from_credentials(&base.credentials)
-        .map_err(|e| PluginError::bad_request(e.message))?;
-    let clients = state.clients.get(&access).await?;
-    let target = target(state, &decl, base, &clients, &access).await?;
+    let access = base.credentials.access()?;
+    let clients = state.clients.get(access).await?;
+    let target = call(state, &decl, base, &clients, &access.region).await?;
     if !target.dialect.takes_images()
         && let Some(i) = inputs.iter().position(|i| matches!(i, Input::Image { .. }))
     {
@@ -272,47 +276,31 @@ pub async fn invoke_text(
 }
 
 /// An image document's base64 (bare, or a `data:` URI), checked and typed by its bytes.
-fn image_input(index: usize, content: String) -> Result<Input, PluginError> {
-    let trimmed = content.trim();
-    let payload = match trimmed.strip_prefix("data:") {
-        Some(rest) => rest
-            .split_once(";base64,")
-            .map(|(_, data)| data)
-            .ok_or_else(|| {
-                PluginError::bad_request(format!(
-                    "document {index}: an image data URI must be base64 (data:<type>;base64,…)"
-                ))
-            })?,
-        None => trimmed,
-    };
-    let compact: String = payload
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&compact)
-        .map_err(|e| {
-            PluginError::bad_request(format!(
-                "document {index}: the image content is not valid base64 ({e})"
-            ))
-        })?;
-    let format = sniff_image(&bytes).ok_or_else(|| {
+fn image_input(index: usize, content: &str) -> Result<Input, PluginError> {
+    let decoded = media::decode(content).map_err(|e| {
+        PluginError::bad_request(format!(
+            "document {index}: {}",
+            e.describe("the image content")
+        ))
+    })?;
+    let format = ImageType::sniff(&decoded.bytes).ok_or_else(|| {
         PluginError::bad_request(format!(
             "document {index}: the image is not PNG, JPEG, GIF or WebP, the formats Bedrock embedding models take"
         ))
     })?;
     Ok(Input::Image {
         format,
-        base64: compact,
+        base64: media::encode(&decoded.bytes),
     })
 }
 
 fn document_input(index: usize, doc: MultimodalDocument) -> Result<Input, PluginError> {
-    match doc.content_type.as_str() {
-        "text" => Ok(Input::Text(doc.content)),
-        "image" => image_input(index, doc.content),
+    match doc.content_type {
+        ContentKind::Text => Ok(Input::Text(doc.content)),
+        ContentKind::Image => image_input(index, &doc.content),
         other => Err(PluginError::bad_request(format!(
-            "document {index}: content_type {other:?} cannot be embedded; Bedrock embedding models take text and image"
+            "document {index}: content_type {:?} cannot be embedded; Bedrock embedding models take text and image",
+            other.as_str()
         ))),
     }
 }
@@ -322,10 +310,8 @@ pub async fn invoke_multimodal(
     mut req: MultimodalEmbedding,
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
-    // The daemon may name the type of a multimodal call on its own.
-    if req.base.model_type == "multimodal-embedding" {
-        req.base.model_type = ModelType::TextEmbedding.as_str().into();
-    }
+    req.base
+        .accept_multimodal_type("multimodal-embedding", ModelType::TextEmbedding);
     let purpose = Purpose::from_input_type(req.input_type.as_deref());
     let inputs = req
         .documents
@@ -361,34 +347,34 @@ pub async fn num_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_bedrockruntime::types::ImageFormat;
+    use base64::Engine;
 
     const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
     #[test]
     fn images_are_typed_by_their_bytes() {
         let Input::Image { format, base64 } =
-            image_input(0, format!("data:image/jpeg;base64,{PNG_1X1}")).expect("png")
+            image_input(0, &format!("data:image/jpeg;base64,{PNG_1X1}")).expect("png")
         else {
             panic!("an image");
         };
         // The bytes win over the declared type.
-        assert_eq!(format, ImageFormat::Png);
+        assert_eq!(format, ImageType::Png);
         assert_eq!(base64, PNG_1X1);
-        let e = image_input(3, "R0lGOD!!".into()).expect_err("not base64");
+        let e = image_input(3, "R0lGOD!!").expect_err("not base64");
         assert!(
             e.message
                 .starts_with("document 3: the image content is not valid base64"),
             "{e}"
         );
         let bmp = base64::engine::general_purpose::STANDARD.encode(b"BM\x00\x00\x00\x00");
-        let e = image_input(1, bmp).expect_err("bmp");
+        let e = image_input(1, &bmp).expect_err("bmp");
         assert!(e.message.contains("not PNG, JPEG, GIF or WebP"), "{e}");
         let e = document_input(
             2,
             MultimodalDocument {
                 content: "x".into(),
-                content_type: "video".into(),
+                content_type: ContentKind::Video,
             },
         )
         .expect_err("video");

@@ -5,18 +5,20 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use aws_sdk_bedrockruntime::types::StopReason;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::AppState;
+use super::model::{resolve, resolve_for_call};
 use super::requests::{InvokeLlm, LlmNumTokens};
 use super::usage::LlmUsage;
-use super::{AppState, resolve, resolve_for_call};
-use crate::bedrock::access::AwsAccess;
-use crate::bedrock::converse::{self, ChatEvent, ChatInput, Params, Usage};
-use crate::bedrock::{models, profiles};
-use crate::declaration::{FetchFrom, ModelDecl, ModelType, Pricing, params};
+use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params, Usage};
+use crate::bedrock::routing::{self, CrossRegion, Target};
+use crate::declaration::{ModelFeature, ModelType, Pricing, params};
 use crate::error::PluginError;
-use crate::prompt::{Content, PromptMessage, Tool};
+use crate::prompt::think::ThinkTags;
+use crate::prompt::{PromptMessage, Tool};
 use crate::session::SessionSink;
 
 #[derive(Serialize, Clone)]
@@ -59,13 +61,13 @@ struct AssistantMessage<'a> {
 }
 
 /// Bedrock's stop reasons in Dify's words.
-fn finish_reason(stop: &str) -> &str {
+fn finish_reason(stop: &StopReason) -> &str {
     match stop {
-        "end_turn" | "stop_sequence" => "stop",
-        "max_tokens" | "model_context_window_exceeded" => "length",
-        "tool_use" => "tool_calls",
-        "content_filtered" | "guardrail_intervened" => "content_filter",
-        other => other,
+        StopReason::EndTurn | StopReason::StopSequence => "stop",
+        StopReason::MaxTokens | StopReason::ModelContextWindowExceeded => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::ContentFiltered | StopReason::GuardrailIntervened => "content_filter",
+        other => other.as_str(),
     }
 }
 
@@ -75,11 +77,11 @@ struct ChunkWriter<'a> {
     sink: &'a SessionSink,
     streaming: bool,
     index: u64,
-    in_reasoning: bool,
+    think: ThinkTags,
     /// Blocking mode collects here.
     content: String,
     tool_calls: Vec<ToolCallOut>,
-    stop: Option<String>,
+    stop: Option<StopReason>,
     usage: Usage,
 }
 
@@ -122,14 +124,8 @@ impl<'a> ChunkWriter<'a> {
 
     async fn on(&mut self, event: ChatEvent) -> Result<(), PluginError> {
         match event {
-            // Dify shows reasoning wrapped in <think> tags, as its SDK does.
             ChatEvent::Reasoning(t) => {
-                let text = if self.in_reasoning {
-                    t
-                } else {
-                    format!("<think>\n{t}")
-                };
-                self.in_reasoning = true;
+                let text = self.think.reasoning(&t);
                 self.text(&text).await
             }
             ChatEvent::ReasoningEnd => self.close_reasoning().await,
@@ -166,11 +162,10 @@ impl<'a> ChunkWriter<'a> {
     }
 
     async fn close_reasoning(&mut self) -> Result<(), PluginError> {
-        if self.in_reasoning {
-            self.in_reasoning = false;
-            self.text("\n</think>\n").await?;
+        match self.think.close() {
+            Some(tag) => self.text(tag).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     async fn finish(
@@ -180,7 +175,7 @@ impl<'a> ChunkWriter<'a> {
     ) -> Result<(), PluginError> {
         self.close_reasoning().await?;
         let usage = LlmUsage::new(&self.usage, pricing, started.elapsed());
-        let stop = self.stop.clone().unwrap_or_else(|| "end_turn".into());
+        let stop = self.stop.take().unwrap_or(StopReason::EndTurn);
         let finish = finish_reason(&stop).to_string();
         let content = std::mem::take(&mut self.content);
         let calls = std::mem::take(&mut self.tool_calls);
@@ -189,35 +184,8 @@ impl<'a> ChunkWriter<'a> {
     }
 }
 
-/// The id to call: a customizable model's own id, profile or ARN, or the predefined
-/// model's id with the cross-region profile chosen for the region.
-fn invocation_id(
-    decl: &ModelDecl,
-    req: &InvokeLlm,
-    chosen: &Map<String, Value>,
-    region: &str,
-) -> Result<String, PluginError> {
-    if decl.fetch_from == FetchFrom::CustomizableModel {
-        return models::custom_id(&req.base.credentials).ok_or_else(|| {
-            PluginError::bad_request("the customizable model has no model ID or inference profile (inference_profile_id)")
-        });
-    }
-    models::invocation_id(
-        decl,
-        chosen.get("cross-region").and_then(Value::as_str),
-        region,
-    )
-}
-
-fn request_metadata(
-    credentials: &Map<String, Value>,
-    app_id: Option<&str>,
-) -> Option<HashMap<String, String>> {
-    if credentials
-        .get("enable_request_metadata")
-        .and_then(Value::as_str)
-        != Some("enabled")
-    {
+fn request_metadata(enabled: bool, app_id: Option<&str>) -> Option<HashMap<String, String>> {
+    if !enabled {
         return None;
     }
     // Bedrock accepts [a-zA-Z0-9\s:_@$#=/+,\-.] in metadata values, at most 256 characters.
@@ -242,27 +210,35 @@ pub async fn invoke(
 ) -> Result<(), PluginError> {
     let started = Instant::now();
     let decl = resolve_for_call(state, &req.base, ModelType::Llm).await?;
-    let chosen = params::validate(&decl.parameter_rules, &req.model_parameters)
-        .map_err(PluginError::bad_request)?;
-    let access = AwsAccess::from_credentials(&req.base.credentials)
-        .map_err(|e| PluginError::bad_request(e.message))?;
-    let model_id = invocation_id(&decl, &req, &chosen, &access.region)?;
-    let clients = state.clients.get(&access).await?;
-    let model_id = profiles::invocable_id(&clients, &model_id).await;
-    let caps = models::capabilities(&decl);
+    let chosen = params::validate(&decl.parameter_rules, &req.model_parameters)?;
+    let credentials = &req.base.credentials;
+    let access = credentials.access()?;
+    let target = match &credentials.custom {
+        Some(custom) => Target::Custom(&custom.target),
+        None => Target::Predefined {
+            decl: &decl,
+            choice: chosen
+                .get("cross-region")
+                .and_then(Value::as_str)
+                .and_then(CrossRegion::parse),
+        },
+    };
+    let clients = state.clients.get(access).await?;
+    let model_id = routing::id_to_call(&clients, target, &access.region).await?;
     let parts = converse::build(ChatInput {
         model_id,
-        caps,
+        caps: Capabilities::of(&decl),
         messages: &req.prompt_messages,
         tools: &req.tools,
         tool_choice: req.tool_choice.as_ref(),
         stop: &req.stop,
         params: Params::from_model_parameters(&chosen),
-        request_metadata: request_metadata(&req.base.credentials, app_id),
+        request_metadata: request_metadata(credentials.request_metadata, app_id),
     })?;
     // Models without streaming tool use answer tool requests through Converse, streamed
     // to Dify all the same.
-    let stream_call = req.stream && (req.tools.is_empty() || decl.has_feature("stream-tool-call"));
+    let stream_call =
+        req.stream && (req.tools.is_empty() || decl.has_feature(ModelFeature::StreamToolCall));
     let mut events = converse::start(
         &clients,
         parts,
@@ -275,7 +251,7 @@ pub async fn invoke(
         sink,
         streaming: req.stream,
         index: 0,
-        in_reasoning: false,
+        think: ThinkTags::default(),
         content: String::new(),
         tool_calls: Vec::new(),
         stop: None,
@@ -301,15 +277,7 @@ pub fn count_tokens(messages: &[PromptMessage], tools: &[Tool]) -> u64 {
     let bpe = tiktoken_rs::cl100k_base_singleton();
     let mut text = String::new();
     for m in messages {
-        match &m.content {
-            Some(Content::Text(t)) => text.push_str(t),
-            Some(Content::Parts(parts)) => {
-                for p in parts.iter().filter(|p| p.kind == "text") {
-                    text.push_str(p.data.as_deref().unwrap_or(""));
-                }
-            }
-            None => {}
-        }
+        text.push_str(&m.text());
         for call in &m.tool_calls {
             text.push_str(&call.function.name);
             text.push_str(&call.function.arguments);
@@ -342,10 +310,17 @@ mod tests {
 
     #[test]
     fn stop_reasons_in_difys_words() {
-        assert_eq!(finish_reason("end_turn"), "stop");
-        assert_eq!(finish_reason("tool_use"), "tool_calls");
-        assert_eq!(finish_reason("max_tokens"), "length");
-        assert_eq!(finish_reason("guardrail_intervened"), "content_filter");
+        assert_eq!(finish_reason(&StopReason::EndTurn), "stop");
+        assert_eq!(finish_reason(&StopReason::ToolUse), "tool_calls");
+        assert_eq!(finish_reason(&StopReason::MaxTokens), "length");
+        assert_eq!(
+            finish_reason(&StopReason::GuardrailIntervened),
+            "content_filter"
+        );
+        assert_eq!(
+            finish_reason(&StopReason::from("something_new")),
+            "something_new"
+        );
     }
 
     #[test]

@@ -1,22 +1,52 @@
 //! The action payloads the daemon sends (`data` of a request), as typed structs
 //! (reference dify-protocol.md §4). Unknown fields are ignored: the daemon adds fields
 //! over time. Lists and maps accept `null`, strings accept `""`, as Go marshals them.
+//! The credential form becomes typed values here too (`form`).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::prompt::{PromptMessage, Tool, ToolChoice};
+use super::form::Credentials;
+use crate::declaration::ModelType;
+use crate::prompt::{ContentKind, PromptMessage, Tool, ToolChoice};
 use crate::wire::de::{empty_string_none, null_default};
 
 /// Fields every model action carries.
 #[derive(Deserialize)]
+#[serde(from = "RawModelBase")]
 pub struct ModelBase {
-    #[serde(default)]
-    pub provider: String,
     pub model: String,
-    pub model_type: String,
+    /// The model type, or the name sent when it is none this plugin knows.
+    pub model_type: Result<ModelType, String>,
+    pub credentials: Credentials,
+}
+
+#[derive(Deserialize)]
+struct RawModelBase {
+    model: String,
+    model_type: String,
     #[serde(default, deserialize_with = "null_default")]
-    pub credentials: Map<String, Value>,
+    credentials: Map<String, Value>,
+}
+
+impl From<RawModelBase> for ModelBase {
+    fn from(raw: RawModelBase) -> ModelBase {
+        ModelBase {
+            model: raw.model,
+            model_type: ModelType::parse(&raw.model_type).ok_or(raw.model_type),
+            credentials: Credentials::parse(raw.credentials),
+        }
+    }
+}
+
+impl ModelBase {
+    /// Multimodal actions may name their model type on their own
+    /// (`multimodal-embedding`, daemon `model_entities/llm.go`); it is `base`'s.
+    pub fn accept_multimodal_type(&mut self, name: &str, base: ModelType) {
+        if matches!(&self.model_type, Err(sent) if sent == name) {
+            self.model_type = Ok(base);
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -32,8 +62,6 @@ pub struct InvokeLlm {
     pub tool_choice: Option<ToolChoice>,
     #[serde(default, deserialize_with = "null_default")]
     pub stop: Vec<String>,
-    #[serde(default)]
-    pub json_schema: Option<Value>,
     #[serde(default = "yes")]
     pub stream: bool,
 }
@@ -65,7 +93,7 @@ pub struct TextEmbedding {
 #[derive(Debug, Clone, Deserialize)]
 pub struct MultimodalDocument {
     pub content: String,
-    pub content_type: String,
+    pub content_type: ContentKind,
 }
 
 #[derive(Deserialize)]
@@ -115,8 +143,10 @@ pub struct MultimodalRerank {
 
 #[derive(Deserialize)]
 pub struct ValidateProvider {
-    #[serde(default)]
-    pub provider: String,
-    #[serde(default, deserialize_with = "null_default")]
-    pub credentials: Map<String, Value>,
+    #[serde(default, deserialize_with = "provider_credentials")]
+    pub credentials: Credentials,
+}
+
+fn provider_credentials<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Credentials, D::Error> {
+    null_default::<D, Map<String, Value>>(d).map(Credentials::parse)
 }

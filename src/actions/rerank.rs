@@ -4,13 +4,15 @@
 
 use serde::Serialize;
 
+use super::AppState;
+use super::model::{resolve, underlying};
 use super::requests::{ModelBase, MultimodalDocument, MultimodalRerank, Rerank};
-use super::{AppState, custom_target, resolve};
-use crate::bedrock::access::AwsAccess;
 use crate::bedrock::client::Clients;
 use crate::bedrock::rerank::{self, RerankDialect};
-use crate::declaration::{FetchFrom, ModelDecl, ModelType};
+use crate::bedrock::routing::{self, Target};
+use crate::declaration::{ModelDecl, ModelType};
 use crate::error::{ErrorKind, PluginError};
+use crate::prompt::ContentKind;
 use crate::session::SessionSink;
 
 #[derive(Serialize)]
@@ -24,12 +26,6 @@ struct RankedDoc<'a> {
 struct RerankResult<'a> {
     model: &'a str,
     docs: Vec<RankedDoc<'a>>,
-}
-
-fn label(decl: &ModelDecl) -> &str {
-    decl.label
-        .as_ref()
-        .map_or(decl.model.as_str(), |l| l.en_us.as_str())
 }
 
 /// The rerank models of the catalogue and where each runs, for messages.
@@ -58,7 +54,7 @@ fn region_error(decl: &ModelDecl, region: &str) -> Option<PluginError> {
     }
     Some(PluginError::bad_request(format!(
         "{} is not offered in {region}: AWS offers it in {}; choose one of those regions in the provider's credentials",
-        label(decl),
+        decl.label(),
         facts.regions.join(", ")
     )))
 }
@@ -69,23 +65,26 @@ async fn target<'a>(
     decl: &'a ModelDecl,
     base: &ModelBase,
     clients: &Clients,
-    access: &AwsAccess,
+    region: &str,
 ) -> Result<(String, &'a ModelDecl, RerankDialect), PluginError> {
     let dialect_of = |d: &ModelDecl| {
         d.bedrock
             .as_ref()
-            .and_then(|f| RerankDialect::of_family(&f.family))
+            .and_then(|f| RerankDialect::of_family(f.family))
     };
-    if decl.fetch_from != FetchFrom::CustomizableModel {
-        if let Some(e) = region_error(decl, &access.region) {
+    let Some(custom) = &base.credentials.custom else {
+        if let Some(e) = region_error(decl, region) {
             return Err(e);
         }
         let dialect = dialect_of(decl).ok_or_else(|| {
             PluginError::internal(format!("{} has no rerank family in its YAML", decl.model))
         })?;
-        return Ok((decl.model.clone(), decl, dialect));
-    }
-    let (id, underlying) = custom_target(state, clients, access, base, ModelType::Rerank).await?;
+        let target = Target::Predefined { decl, choice: None };
+        let id = routing::id_to_call(clients, target, region).await?;
+        return Ok((id, decl, dialect));
+    };
+    let id = routing::id_to_call(clients, Target::Custom(&custom.target), region).await?;
+    let underlying = underlying(state, clients, base, ModelType::Rerank).await?;
     let unknown = || {
         PluginError::bad_request(format!(
             "{id} is not a rerank model Bedrock offers, or it cannot be told which one it runs; Bedrock's rerank models are {}",
@@ -117,10 +116,10 @@ async fn answer(
             })
             .await;
     }
-    let access = AwsAccess::from_credentials(&base.credentials)
-        .map_err(|e| PluginError::bad_request(e.message))?;
-    let clients = state.clients.get(&access).await?;
-    let (model_id, underlying, dialect) = target(state, &decl, base, &clients, &access).await?;
+    let access = base.credentials.access()?;
+    let clients = state.clients.get(access).await?;
+    let (model_id, underlying, dialect) =
+        target(state, &decl, base, &clients, &access.region).await?;
     let top_n = usize::try_from(top_n).ok().filter(|n| *n > 0);
     let ranked = rerank::rerank(clients.clone(), &model_id, dialect, query, docs, top_n)
         .await
@@ -164,8 +163,8 @@ pub async fn invoke(state: &AppState, req: Rerank, sink: &SessionSink) -> Result
 
 /// The text of a multimodal query or document; Bedrock's rerank models rank text only.
 fn text_of<'a>(what: &str, doc: &'a MultimodalDocument) -> Result<&'a str, PluginError> {
-    match doc.content_type.as_str() {
-        "text" => Ok(&doc.content),
+    match &doc.content_type {
+        ContentKind::Text => Ok(&doc.content),
         other => Err(PluginError::bad_request(format!(
             "{what} is {other} content; Bedrock's rerank models (Amazon Rerank 1.0, Cohere Rerank 3.5) rank text only"
         ))),
@@ -177,10 +176,8 @@ pub async fn invoke_multimodal(
     mut req: MultimodalRerank,
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
-    // The daemon may name the type of a multimodal call on its own.
-    if req.base.model_type == "multimodal-rerank" {
-        req.base.model_type = ModelType::Rerank.as_str().into();
-    }
+    req.base
+        .accept_multimodal_type("multimodal-rerank", ModelType::Rerank);
     let query = text_of("the query", &req.query)?;
     let docs = req
         .docs

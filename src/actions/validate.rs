@@ -3,19 +3,19 @@
 //! one-word embedding, a one-document rerank, or GetInferenceProfile for an application
 //! profile), and a failure says precisely what is wrong and what to do.
 
-use serde::Serialize;
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::AppState;
+use super::form::Credentials;
 use super::requests::{ModelBase, ValidateProvider};
-use super::{AppState, credential_str};
 use crate::bedrock::access::{Auth, AwsAccess, redact_key_id};
 use crate::bedrock::client::Clients;
-use crate::bedrock::converse::{self, ChatEvent, ChatInput, Params};
-use crate::bedrock::families::GENERIC;
-use crate::bedrock::models::{self, capabilities};
-use crate::bedrock::profiles::{self, IdKind};
+use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params};
+use crate::bedrock::ids::{IdKind, classify, foundation_id};
+use crate::bedrock::routing::{self, CrossRegion};
 use crate::bedrock::{embedding, rerank};
 use crate::declaration::{ModelDecl, ModelType};
 use crate::error::{AwsCause, ErrorKind, PluginError};
@@ -47,13 +47,13 @@ pub async fn validate_provider(
     req: ValidateProvider,
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
-    let model = credential_str(&req.credentials, "model_for_validation").map(|m| m.into_owned());
-    check(state, &req.credentials, model.as_deref(), None)
+    let creds = &req.credentials;
+    probe(state, creds, creds.model_for_validation.as_deref(), None)
         .await
         .map_err(failed)?;
     sink.stream(&Valid {
         result: true,
-        credentials: &req.credentials,
+        credentials: creds.raw(),
     })
     .await
 }
@@ -63,37 +63,47 @@ pub async fn validate_model(
     req: ModelBase,
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
-    let model_type = ModelType::parse(&req.model_type).ok_or_else(|| {
+    let model_type = req.model_type.map_err(|sent| {
         failed(format!(
-            "model type {:?} is not one of llm, text-embedding, rerank",
-            req.model_type
+            "model type {sent:?} is not one of llm, text-embedding, rerank"
         ))
     })?;
-    let id = models::custom_id(&req.credentials).ok_or_else(|| {
+    let creds = &req.credentials;
+    let custom = creds.custom.as_ref().ok_or_else(|| {
         failed("Model ID, inference profile ID or ARN (inference_profile_id) is required: enter the Bedrock model to use")
     })?;
-    check(state, &req.credentials, Some(&id), Some(model_type))
+    probe(state, creds, Some(&custom.target), Some(model_type))
         .await
         .map_err(failed)?;
     sink.stream(&Valid {
         result: true,
-        credentials: &req.credentials,
+        credentials: creds.raw(),
     })
     .await
 }
 
-/// Checks the form, then probes Bedrock; `Ok` with what was probed, or the message for
-/// the user. `model_type` is known for customizable models; otherwise it is looked up.
+/// `dify-bedrock check`: the credential form its options make, checked as Dify's are.
 pub async fn check(
     state: &AppState,
-    credentials: &Map<String, Value>,
+    form: &Map<String, Value>,
     model: Option<&str>,
     model_type: Option<ModelType>,
 ) -> Result<String, String> {
-    let access = AwsAccess::from_credentials(credentials).map_err(|e| e.message)?;
+    probe(state, &Credentials::parse(form.clone()), model, model_type).await
+}
+
+/// Checks the form, then probes Bedrock; `Ok` with what was probed, or the message for
+/// the user. `model_type` is known for customizable models; otherwise it is looked up.
+async fn probe(
+    state: &AppState,
+    credentials: &Credentials,
+    model: Option<&str>,
+    model_type: Option<ModelType>,
+) -> Result<String, String> {
+    let access = credentials.access.as_ref().map_err(|e| e.message.clone())?;
     let clients = state
         .clients
-        .get(&access)
+        .get(access)
         .await
         .map_err(|e| e.display_message())?;
     let (id, explicit) = match model {
@@ -102,12 +112,13 @@ pub async fn check(
     };
     let ctx = Context {
         state,
-        access: &access,
+        access,
         id: &id,
     };
-    let kind = profiles::classify(&id);
+    let kind = classify(&id);
     if kind == IdKind::ApplicationProfile {
-        let info = profiles::profile(&clients, &id)
+        let info = clients
+            .inference_profile(&id)
             .await
             .map_err(|e| ctx.explain(&e))?;
         return Ok(format!("inference profile {}", info.arn));
@@ -151,8 +162,12 @@ fn default_probe(state: &AppState, region: &str) -> Result<String, String> {
         let Some(decl) = state.catalog.model(ModelType::Llm, name) else {
             continue;
         };
-        for choice in [None, Some("geographic"), Some("global")] {
-            if let Ok(id) = models::invocation_id(decl, choice.or(Some("disabled")), region) {
+        for choice in [
+            CrossRegion::Disabled,
+            CrossRegion::Geographic,
+            CrossRegion::Profile("global"),
+        ] {
+            if let Ok(id) = routing::chat_id(decl, Some(choice), region) {
                 return Ok(id);
             }
         }
@@ -169,17 +184,10 @@ async fn probe_chat(
     decl: Option<&ModelDecl>,
     idle: std::time::Duration,
 ) -> Result<(), PluginError> {
-    let caps = decl.map(capabilities).unwrap_or(converse::Capabilities {
-        family: &GENERIC,
-        system_prompts: true,
-        vision: false,
-        documents: false,
-        tools: false,
-    });
+    let caps = decl.map_or_else(Capabilities::generic, Capabilities::of);
     let messages = [PromptMessage {
         role: Role::User,
         content: Some(Content::Text("Hi".into())),
-        name: None,
         tool_calls: Vec::new(),
         tool_call_id: None,
     }];
@@ -207,7 +215,7 @@ async fn probe_chat(
 
 /// A one-word embedding, through the same code as `invoke_text_embedding`.
 async fn probe_embedding(clients: Arc<Clients>, id: &str) -> Result<(), PluginError> {
-    let dialect = models::foundation_id(id)
+    let dialect = foundation_id(id)
         .as_deref()
         .and_then(embedding::Dialect::of)
         .ok_or_else(|| {
@@ -238,15 +246,14 @@ async fn probe_rerank(
     id: &str,
     decl: Option<&ModelDecl>,
 ) -> Result<(), PluginError> {
-    let family = decl
+    let dialect = decl
         .and_then(|d| d.bedrock.as_ref())
-        .map(|f| f.family.as_str())
-        .unwrap_or("");
-    let dialect = rerank::RerankDialect::of_family(family).ok_or_else(|| {
-        PluginError::bad_request(format!(
-            "{id} is not a rerank model this plugin knows, so it cannot be probed"
-        ))
-    })?;
+        .and_then(|f| rerank::RerankDialect::of_family(f.family))
+        .ok_or_else(|| {
+            PluginError::bad_request(format!(
+                "{id} is not a rerank model this plugin knows, so it cannot be probed"
+            ))
+        })?;
     rerank::rerank(clients, id, dialect, "hi", &["hi"], None).await?;
     Ok(())
 }
@@ -260,33 +267,19 @@ struct Context<'a> {
 impl Context<'_> {
     /// Which cross-region choices would let `self.id` run from the region.
     fn working_choices(&self) -> Vec<String> {
-        let Some(foundation) = models::foundation_id(self.id) else {
+        let Some(decl) =
+            foundation_id(self.id).and_then(|m| self.state.catalog.model(ModelType::Llm, &m))
+        else {
             return Vec::new();
         };
-        let Some(decl) = self.state.catalog.model(ModelType::Llm, &foundation) else {
-            return Vec::new();
-        };
-        let options = decl
-            .parameter_rules
-            .iter()
-            .find(|r| r.name == "cross-region")
-            .map(|r| r.options.clone())
-            .unwrap_or_default();
-        options
+        routing::working_choices(decl, &self.access.region)
             .into_iter()
-            .filter_map(|o| {
-                models::invocation_id(decl, Some(&o), &self.access.region)
-                    .ok()
-                    .map(|id| format!("\"{o}\" ({id})"))
-            })
+            .map(|(option, id)| format!("\"{option}\" ({id})"))
             .collect()
     }
 
     fn regions_offered(&self) -> Option<String> {
-        let foundation = models::foundation_id(self.id)?;
-        let decl = [ModelType::Llm, ModelType::TextEmbedding, ModelType::Rerank]
-            .into_iter()
-            .find_map(|t| self.state.catalog.model(t, &foundation))?;
+        let decl = routing::catalogue_entry(&self.state.catalog, self.id)?;
         let facts = decl.bedrock.as_ref()?;
         (!facts.regions.is_empty()).then(|| facts.regions.join(", "))
     }

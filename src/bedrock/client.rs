@@ -25,6 +25,7 @@ use aws_types::region::Region;
 use tokio::sync::OnceCell;
 
 use super::access::{Auth, AwsAccess};
+use super::profiles::{ProfileCache, ProfileInfo};
 use crate::error::PluginError;
 
 /// Network behaviour shared by every client.
@@ -56,13 +57,21 @@ impl Default for NetworkSettings {
 /// The clients one tenant's requests use.
 pub struct Clients {
     pub runtime: aws_sdk_bedrockruntime::Client,
-    pub control: aws_sdk_bedrock::Client,
-    pub region: String,
+    control: aws_sdk_bedrock::Client,
     /// Where runtime calls go, for messages that name the host tried.
     pub runtime_host: String,
-    pub control_host: String,
+    control_host: String,
     /// This tenant's inference-profile answers.
-    pub profiles: super::profiles::ProfileCache,
+    profiles: ProfileCache,
+}
+
+impl Clients {
+    /// What GetInferenceProfile says about an application inference profile (cached).
+    pub async fn inference_profile(&self, id: &str) -> Result<ProfileInfo, PluginError> {
+        self.profiles
+            .get(&self.control, &self.control_host, id)
+            .await
+    }
 }
 
 /// Builds the HTTP client of one tenant: rustls with ring, the tenant's proxy (or the
@@ -229,7 +238,6 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
     Ok(Clients {
         runtime: aws_sdk_bedrockruntime::Client::from_conf(rt.build()),
         control: aws_sdk_bedrock::Client::from_conf(cp.build()),
-        region: access.region.clone(),
         runtime_host,
         control_host,
         profiles: Default::default(),
@@ -299,29 +307,30 @@ impl ClientCache {
     }
 
     /// How many tenants' clients are cached.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::bedrock::secret::Secret;
 
     fn access(secret: &str) -> AwsAccess {
-        AwsAccess::from_credentials(
-            json!({"auth_method": "Access_Secret_Key", "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
-                   "aws_secret_access_key": secret, "aws_region": "us-east-1",
-                   "bedrock_endpoint_url": "http://127.0.0.1:9"})
-            .as_object()
-            .expect("object"),
-        )
-        .expect("valid")
+        AwsAccess {
+            auth: Auth::Keys {
+                access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+                secret_access_key: Secret::new(secret),
+                session_token: None,
+            },
+            region: "us-east-1".into(),
+            runtime_endpoint: Some("http://127.0.0.1:9".into()),
+            control_endpoint: None,
+            proxy: None,
+            assume_role: None,
+        }
     }
 
     #[tokio::test]

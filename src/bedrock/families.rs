@@ -3,6 +3,8 @@
 //! (vision, documents, tools, limits, regions) live in the model YAML; a new model of a
 //! known family is a new YAML file, a new family a new row here.
 
+use crate::declaration::ModelFamily;
+
 /// Where a family takes `top_k`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopK {
@@ -24,6 +26,9 @@ pub enum Reasoning {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Family {
+    /// `None` for [`GENERIC`], the family of models nothing is known about.
+    pub(crate) id: Option<ModelFamily>,
+    /// The name YAML files use.
     pub name: &'static str,
     pub system_prompts: bool,
     /// Converse `toolChoice` `any` and `tool` (all tool-using families accept `auto`).
@@ -34,9 +39,10 @@ pub struct Family {
     pub prompt_caching: bool,
 }
 
-const fn family(name: &'static str) -> Family {
+const fn family(id: ModelFamily) -> Family {
     Family {
-        name,
+        id: Some(id),
+        name: id.as_str(),
         system_prompts: true,
         forced_tool_choice: false,
         top_k: TopK::Unsupported,
@@ -53,31 +59,68 @@ pub const FAMILIES: &[Family] = &[
         top_k: TopK::Field("top_k"),
         reasoning: Reasoning::AnthropicBudget,
         prompt_caching: true,
-        ..family("anthropic-claude")
+        ..family(ModelFamily::AnthropicClaude)
     },
     Family {
         forced_tool_choice: true,
         top_k: TopK::NovaInferenceConfig,
         prompt_caching: true,
-        ..family("amazon-nova")
+        ..family(ModelFamily::AmazonNova)
     },
-    family("meta-llama"),
+    family(ModelFamily::MetaLlama),
     Family {
         forced_tool_choice: true,
-        ..family("mistral")
+        ..family(ModelFamily::Mistral)
     },
-    family("ai21-jamba"),
-    family("deepseek"),
-    family("qwen"),
-    family("openai-gpt-oss"),
-    family("writer-palmyra"),
-    family("moonshot-kimi"),
+    family(ModelFamily::Ai21Jamba),
+    family(ModelFamily::Deepseek),
+    family(ModelFamily::Qwen),
+    family(ModelFamily::OpenaiGptOss),
+    family(ModelFamily::WriterPalmyra),
+    family(ModelFamily::MoonshotKimi),
 ];
 
-pub fn family_named(name: &str) -> Option<&'static Family> {
-    FAMILIES.iter().find(|f| f.name == name)
+/// The Converse row of a chat family; `None` for embedding and rerank families.
+pub(crate) fn converse_family(id: ModelFamily) -> Option<&'static Family> {
+    FAMILIES.iter().find(|f| f.id == Some(id))
 }
 
 /// The family used when nothing is known about a model (a custom id or ARN): plain
 /// Converse with the features every chat family shares.
-pub const GENERIC: Family = family("generic");
+pub const GENERIC: Family = Family {
+    id: None,
+    name: "generic",
+    system_prompts: true,
+    forced_tool_choice: false,
+    top_k: TopK::Unsupported,
+    reasoning: Reasoning::Fixed,
+    prompt_caching: false,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declaration::{Catalog, ModelType};
+
+    /// Every chat model of the catalogue has a row, and every row a model.
+    #[test]
+    fn chat_families_and_rows_match() {
+        let catalog = Catalog::embedded().expect("catalog");
+        let llm_families: Vec<ModelFamily> = catalog
+            .models()
+            .iter()
+            .filter(|m| m.model_type == ModelType::Llm)
+            .filter_map(|m| m.bedrock.as_ref().map(|f| f.family))
+            .collect();
+        for id in &llm_families {
+            assert!(converse_family(*id).is_some(), "{} has no row", id.as_str());
+        }
+        for row in FAMILIES {
+            assert!(
+                row.id.is_some_and(|id| llm_families.contains(&id)),
+                "row {} has no model",
+                row.name
+            );
+        }
+    }
+}

@@ -1,14 +1,17 @@
-//! Amazon Bedrock: AWS access and clients, the family table, and the Converse path.
+//! Amazon Bedrock: AWS access and clients, which id to call (`routing`), the family
+//! table, the Converse path for chat, and InvokeModel for embedding and rerank.
 //! Knows nothing of the plugin protocol or sessions.
 
-pub mod access;
-pub mod client;
-pub mod converse;
-pub mod document;
-pub mod embedding;
-pub mod errors;
+pub(crate) mod access;
+pub(crate) mod client;
+pub(crate) mod converse;
+pub(crate) mod embedding;
+pub(crate) mod errors;
 pub mod families;
-pub mod models;
-pub mod profiles;
-pub mod rerank;
-pub mod secret;
+pub(crate) mod ids;
+pub(crate) mod invoke;
+pub(crate) mod json;
+pub(crate) mod profiles;
+pub(crate) mod rerank;
+pub(crate) mod routing;
+pub(crate) mod secret;

@@ -1,8 +1,7 @@
-//! Inference profiles and ARNs: which foundation model a customizable model's id,
-//! profile or ARN stands for. Application inference profiles are looked up with
-//! GetInferenceProfile; answers are cached per tenant (the cache lives in that tenant's
-//! clients, so credentials never share it) for a few minutes, and concurrent first
-//! lookups of one profile make a single control-plane call.
+//! Application inference profiles, looked up with GetInferenceProfile: which foundation
+//! model a profile routes to, and its ARN. Answers are cached per tenant (the cache lives
+//! in that tenant's clients, so credentials never share it) for a few minutes, and
+//! concurrent first lookups of one profile make a single control-plane call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use super::access::AwsAccess;
-use super::client::Clients;
 use super::errors::from_sdk;
-use super::models::foundation_id;
+use super::ids::foundation_id;
 use crate::error::PluginError;
 
 /// How long a looked-up profile is trusted: profiles rarely change, and a burst of
@@ -51,85 +48,34 @@ impl ProfileCache {
             }
         }
     }
-}
 
-/// What an id names, as far as its text tells.
-#[derive(Debug, PartialEq, Eq)]
-pub enum IdKind {
-    /// A foundation model (given as id, system profile id or ARN).
-    Foundation(String),
-    /// An application inference profile (ARN, or its bare id): needs a lookup.
-    ApplicationProfile,
-    /// Provisioned throughput, an imported or a custom model: nothing to look up.
-    Opaque,
-}
-
-pub fn classify(id: &str) -> IdKind {
-    if id.starts_with("arn:") {
-        let kind = id
-            .splitn(6, ':')
-            .nth(5)
-            .and_then(|r| r.split('/').next())
-            .unwrap_or("");
-        return match kind {
-            "application-inference-profile" => IdKind::ApplicationProfile,
-            "foundation-model" | "inference-profile" => {
-                foundation_id(id).map_or(IdKind::Opaque, IdKind::Foundation)
-            }
-            _ => IdKind::Opaque,
-        };
+    /// GetInferenceProfile through `control` (whose endpoint is `host`), once per
+    /// profile within the TTL.
+    pub async fn get(
+        &self,
+        control: &aws_sdk_bedrock::Client,
+        host: &str,
+        id: &str,
+    ) -> Result<ProfileInfo, PluginError> {
+        let cell = self.cell(id);
+        let (_, answer) = cell
+            .get_or_init(|| async { (Instant::now(), lookup(control, host, id).await) })
+            .await;
+        answer.clone()
     }
-    // Model ids always name their provider (`vendor.model`); a bare alphanumeric id is
-    // an application inference profile's id.
-    if !id.contains('.') && id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return IdKind::ApplicationProfile;
-    }
-    foundation_id(id).map_or(IdKind::Opaque, IdKind::Foundation)
 }
 
-/// The foundation model id behind `id`, or `None` when it cannot be known (provisioned
-/// throughput, imported models).
-pub async fn underlying_model(
-    clients: &Clients,
-    _access: &AwsAccess,
+async fn lookup(
+    control: &aws_sdk_bedrock::Client,
+    host: &str,
     id: &str,
-) -> Result<Option<String>, PluginError> {
-    match classify(id) {
-        IdKind::Foundation(model) => Ok(Some(model)),
-        IdKind::Opaque => Ok(None),
-        IdKind::ApplicationProfile => Ok(profile(clients, id).await?.model),
-    }
-}
-
-/// The id to pass to Bedrock: an application profile's bare id becomes its ARN (the
-/// form Bedrock documents for invoking application profiles); anything else as given.
-pub async fn invocable_id(clients: &Clients, id: &str) -> String {
-    if id.starts_with("arn:") || classify(id) != IdKind::ApplicationProfile {
-        return id.to_string();
-    }
-    match profile(clients, id).await {
-        Ok(info) => info.arn,
-        Err(_) => id.to_string(),
-    }
-}
-
-/// GetInferenceProfile, once per tenant and profile within the TTL.
-pub async fn profile(clients: &Clients, id: &str) -> Result<ProfileInfo, PluginError> {
-    let cell = clients.profiles.cell(id);
-    let (_, answer) = cell
-        .get_or_init(|| async { (Instant::now(), lookup(clients, id).await) })
-        .await;
-    answer.clone()
-}
-
-async fn lookup(clients: &Clients, id: &str) -> Result<ProfileInfo, PluginError> {
-    let out = clients
-        .control
+) -> Result<ProfileInfo, PluginError> {
+    let out = control
         .get_inference_profile()
         .inference_profile_identifier(id)
         .send()
         .await
-        .map_err(|e| from_sdk(e, &clients.control_host))?;
+        .map_err(|e| from_sdk(e, host))?;
     // A profile routes to copies of one model in several regions; any of them names it.
     Ok(ProfileInfo {
         arn: out.inference_profile_arn().to_string(),
@@ -139,42 +85,4 @@ async fn lookup(clients: &Clients, id: &str) -> Result<ProfileInfo, PluginError>
             .filter_map(|m| m.model_arn())
             .find_map(foundation_id),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_classified_from_their_text() {
-        assert_eq!(
-            classify("amazon.nova-lite-v1:0"),
-            IdKind::Foundation("amazon.nova-lite-v1:0".into())
-        );
-        assert_eq!(
-            classify("us.amazon.nova-lite-v1:0"),
-            IdKind::Foundation("amazon.nova-lite-v1:0".into())
-        );
-        assert_eq!(classify("0j6r4a8fn6ze"), IdKind::ApplicationProfile);
-        assert_eq!(
-            classify(
-                "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/0j6r4a8fn6ze"
-            ),
-            IdKind::ApplicationProfile
-        );
-        assert_eq!(
-            classify("arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc"),
-            IdKind::Opaque
-        );
-        assert_eq!(
-            classify("arn:aws:bedrock:us-east-1:123456789012:imported-model/abc"),
-            IdKind::Opaque
-        );
-        assert_eq!(
-            classify(
-                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-x-v1:0"
-            ),
-            IdKind::Foundation("anthropic.claude-x-v1:0".into())
-        );
-    }
 }

@@ -15,7 +15,8 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::client::Clients;
-use super::embedding::invoke;
+use super::invoke::invoke;
+use crate::declaration::ModelFamily;
 use crate::error::{ErrorKind, PluginError};
 
 /// Documents one call takes (AWS documents at most 1,000 per request); longer lists
@@ -32,10 +33,10 @@ pub enum RerankDialect {
 
 impl RerankDialect {
     /// The dialect of a YAML family (`bedrock.family`).
-    pub fn of_family(family: &str) -> Option<RerankDialect> {
+    pub fn of_family(family: ModelFamily) -> Option<RerankDialect> {
         match family {
-            "amazon-rerank" => Some(RerankDialect::Amazon),
-            "cohere-rerank" => Some(RerankDialect::Cohere),
+            ModelFamily::AmazonRerank => Some(RerankDialect::Amazon),
+            ModelFamily::CohereRerank => Some(RerankDialect::Cohere),
             _ => None,
         }
     }
@@ -155,10 +156,10 @@ mod tests {
             json!({"query": "q", "documents": ["a", "b"], "top_n": 2, "api_version": 2})
         );
         assert_eq!(
-            RerankDialect::of_family("cohere-rerank"),
+            RerankDialect::of_family(ModelFamily::CohereRerank),
             Some(RerankDialect::Cohere)
         );
-        assert_eq!(RerankDialect::of_family("cohere-embed"), None);
+        assert_eq!(RerankDialect::of_family(ModelFamily::CohereEmbed), None);
     }
 
     #[test]

@@ -4,30 +4,29 @@
 //! time (see `build.rs`) so both always agree. Loading expands parameter-rule templates
 //! and orders models by their `_position.yaml`, as the daemon and the SDK do.
 
+pub(crate) mod custom;
 mod glob;
 mod manifest;
 mod model;
-pub mod params;
+pub(crate) mod params;
 mod provider;
 mod templates;
 
 use std::collections::HashMap;
 use std::fmt;
 
-pub use manifest::Manifest;
-pub use model::{
-    BedrockFacts, FetchFrom, I18n, ModelDecl, ModelType, ParamType, ParameterRule, Pricing,
-    expand_rule,
+pub(crate) use manifest::Manifest;
+pub(crate) use model::{
+    BedrockFacts, I18n, ModelDecl, ModelFamily, ModelFeature, ModelType, Pricing,
 };
-pub use provider::{CredentialForm, FormOption, FormType, ModelFiles, Provider, ShowOn};
+#[cfg(test)]
+pub(crate) use model::{ParamType, ParameterRule};
+pub(crate) use provider::{ModelFiles, Provider};
+#[cfg(test)]
+pub(crate) use templates::expand_rule;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
-}
-
-/// Files of `_assets/` compiled into the binary, as (file name, bytes).
-pub fn embedded_assets() -> &'static [(&'static str, &'static [u8])] {
-    embedded::ASSET_FILES
 }
 
 /// A declaration file that is missing or does not parse, with the file it came from.
@@ -166,7 +165,20 @@ fn load_models_of_type(
             continue;
         }
         let raw: ModelDecl = serde_yaml::from_str(text).map_err(|e| err(path, e.to_string()))?;
-        let decl = raw.expanded().map_err(|m| err(path, m))?;
+        let decl = templates::expand_model(raw).map_err(|e| err(path, e.to_string()))?;
+        if let Some(family) = decl.bedrock.as_ref().map(|f| f.family)
+            && family.model_type() != decl.model_type
+        {
+            return Err(err(
+                path,
+                format!(
+                    "family {} is a family of {} models, but this is a {} model",
+                    family.as_str(),
+                    family.model_type().as_str(),
+                    decl.model_type.as_str()
+                ),
+            ));
+        }
         if decl.model_type != model_type {
             return Err(err(
                 path,

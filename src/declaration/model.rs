@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::templates;
-
 /// Text in several languages; `en_US` is the one every reader requires.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct I18n {
@@ -77,6 +75,101 @@ impl ModelType {
     }
 }
 
+/// What a model can do, as Dify names it (the SDK's `ModelFeature`); a YAML naming
+/// anything else does not load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelFeature {
+    #[serde(rename = "tool-call")]
+    ToolCall,
+    #[serde(rename = "multi-tool-call")]
+    MultiToolCall,
+    #[serde(rename = "agent-thought")]
+    AgentThought,
+    #[serde(rename = "stream-tool-call")]
+    StreamToolCall,
+    #[serde(rename = "vision")]
+    Vision,
+    #[serde(rename = "document")]
+    Document,
+    #[serde(rename = "video")]
+    Video,
+    #[serde(rename = "audio")]
+    Audio,
+    #[serde(rename = "structured-output")]
+    StructuredOutput,
+}
+
+/// How Bedrock calls a model: one row of the Converse family table (`bedrock::families`)
+/// for chat models, one request format for embedding and rerank models. A YAML naming
+/// an unknown family does not load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum ModelFamily {
+    #[serde(rename = "anthropic-claude")]
+    AnthropicClaude,
+    #[serde(rename = "amazon-nova")]
+    AmazonNova,
+    #[serde(rename = "meta-llama")]
+    MetaLlama,
+    #[serde(rename = "mistral")]
+    Mistral,
+    #[serde(rename = "ai21-jamba")]
+    Ai21Jamba,
+    #[serde(rename = "deepseek")]
+    Deepseek,
+    #[serde(rename = "qwen")]
+    Qwen,
+    #[serde(rename = "openai-gpt-oss")]
+    OpenaiGptOss,
+    #[serde(rename = "writer-palmyra")]
+    WriterPalmyra,
+    #[serde(rename = "moonshot-kimi")]
+    MoonshotKimi,
+    #[serde(rename = "amazon-titan-embed")]
+    AmazonTitanEmbed,
+    #[serde(rename = "cohere-embed")]
+    CohereEmbed,
+    #[serde(rename = "amazon-nova-embed")]
+    AmazonNovaEmbed,
+    #[serde(rename = "amazon-rerank")]
+    AmazonRerank,
+    #[serde(rename = "cohere-rerank")]
+    CohereRerank,
+}
+
+impl ModelFamily {
+    /// The name YAML files use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ModelFamily::AnthropicClaude => "anthropic-claude",
+            ModelFamily::AmazonNova => "amazon-nova",
+            ModelFamily::MetaLlama => "meta-llama",
+            ModelFamily::Mistral => "mistral",
+            ModelFamily::Ai21Jamba => "ai21-jamba",
+            ModelFamily::Deepseek => "deepseek",
+            ModelFamily::Qwen => "qwen",
+            ModelFamily::OpenaiGptOss => "openai-gpt-oss",
+            ModelFamily::WriterPalmyra => "writer-palmyra",
+            ModelFamily::MoonshotKimi => "moonshot-kimi",
+            ModelFamily::AmazonTitanEmbed => "amazon-titan-embed",
+            ModelFamily::CohereEmbed => "cohere-embed",
+            ModelFamily::AmazonNovaEmbed => "amazon-nova-embed",
+            ModelFamily::AmazonRerank => "amazon-rerank",
+            ModelFamily::CohereRerank => "cohere-rerank",
+        }
+    }
+
+    /// The kind of model every member of the family is.
+    pub fn model_type(self) -> ModelType {
+        match self {
+            ModelFamily::AmazonTitanEmbed
+            | ModelFamily::CohereEmbed
+            | ModelFamily::AmazonNovaEmbed => ModelType::TextEmbedding,
+            ModelFamily::AmazonRerank | ModelFamily::CohereRerank => ModelType::Rerank,
+            _ => ModelType::Llm,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum FetchFrom {
     #[default]
@@ -145,7 +238,7 @@ pub struct ModelDecl {
     pub label: Option<I18n>,
     pub model_type: ModelType,
     #[serde(default)]
-    pub features: Vec<String>,
+    pub features: Vec<ModelFeature>,
     #[serde(default)]
     pub fetch_from: FetchFrom,
     #[serde(default)]
@@ -163,10 +256,9 @@ pub struct ModelDecl {
 }
 
 /// What Bedrock documents about a model: its API family, limits, where it runs.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct BedrockFacts {
-    /// The row of the family table (`bedrock::families`) that says how to call it.
-    pub family: String,
+    pub family: ModelFamily,
     #[serde(default)]
     pub max_output_tokens: Option<u64>,
     /// False when AWS offers the model only through inference profiles.
@@ -198,50 +290,14 @@ fn yes() -> bool {
 }
 
 impl ModelDecl {
-    /// The declaration with templates filled in and the label defaulted, as the SDK serves it.
-    pub fn expanded(mut self) -> Result<ModelDecl, String> {
-        if self.label.is_none() {
-            self.label = Some(I18n::en(self.model.clone()));
-        }
-        self.parameter_rules = self
-            .parameter_rules
-            .into_iter()
-            .map(expand_rule)
-            .collect::<Result<_, _>>()?;
-        Ok(self)
+    pub fn has_feature(&self, feature: ModelFeature) -> bool {
+        self.features.contains(&feature)
     }
 
-    pub fn has_feature(&self, feature: &str) -> bool {
-        self.features.iter().any(|f| f == feature)
+    /// The name Dify shows, for messages.
+    pub fn label(&self) -> &str {
+        self.label
+            .as_ref()
+            .map_or(self.model.as_str(), |l| l.en_us.as_str())
     }
-}
-
-/// Fills a rule's missing fields from its `use_template`, the SDK's way: the template's
-/// label, type, help, default, range, precision and options, overridden by what the
-/// rule states. A rule without a template must state its type.
-pub fn expand_rule(mut rule: ParameterRule) -> Result<ParameterRule, String> {
-    if let Some(name) = rule.use_template.as_deref().filter(|n| !n.is_empty()) {
-        let t = templates::template(name)
-            .ok_or_else(|| format!("parameter {}: unknown use_template {name:?}", rule.name))?;
-        rule.label = rule.label.or(t.label);
-        rule.kind = rule.kind.or(t.kind);
-        rule.help = rule.help.or(t.help);
-        rule.default = rule.default.or(t.default);
-        rule.min = rule.min.or(t.min);
-        rule.max = rule.max.or(t.max);
-        rule.precision = rule.precision.or(t.precision);
-        if rule.options.is_empty() {
-            rule.options = t.options;
-        }
-    }
-    if rule.kind.is_none() {
-        return Err(format!(
-            "parameter {}: no type and no use_template",
-            rule.name
-        ));
-    }
-    if rule.label.is_none() {
-        rule.label = Some(I18n::en(rule.name.clone()));
-    }
-    Ok(rule)
 }

@@ -5,15 +5,34 @@
 //! and options. Differences from the SDK, on purpose: an integral float such as `512.0`
 //! counts as an int (JSON has one number type), and a boolean is never an int.
 
+use std::fmt;
+
 use serde_json::{Map, Number, Value};
 
 use super::model::{ParamType, ParameterRule};
+use crate::error::PluginError;
 
-/// Returns the parameters to use, or a message naming the parameter that is wrong.
+/// A model parameter that breaks its rule, in the SDK's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError(String);
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ParamError> for PluginError {
+    fn from(e: ParamError) -> PluginError {
+        PluginError::bad_request(e.0)
+    }
+}
+
+/// Returns the parameters to use, or an error naming the parameter that is wrong.
 pub fn validate(
     rules: &[ParameterRule],
     given: &Map<String, Value>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, ParamError> {
     let mut out = Map::new();
     for rule in rules {
         let name = rule.name.as_str();
@@ -29,7 +48,7 @@ pub fn validate(
                     Some(d) if !d.is_null() => {
                         out.insert(name.to_string(), d.clone());
                     }
-                    _ => return Err(format!("Model parameter {name} is required.")),
+                    _ => return Err(ParamError(format!("Model parameter {name} is required."))),
                 }
             }
             continue;
@@ -39,7 +58,11 @@ pub fn validate(
     Ok(out)
 }
 
-fn check(rule: &ParameterRule, value: &Value) -> Result<Value, String> {
+fn check(rule: &ParameterRule, value: &Value) -> Result<Value, ParamError> {
+    check_value(rule, value).map_err(ParamError)
+}
+
+fn check_value(rule: &ParameterRule, value: &Value) -> Result<Value, String> {
     let name = &rule.name;
     match rule.kind.unwrap_or(ParamType::String) {
         ParamType::Int => {
@@ -142,7 +165,7 @@ mod tests {
     }
 
     fn run(given: serde_json::Value) -> Result<Map<String, Value>, String> {
-        validate(&rules(), given.as_object().expect("object"))
+        validate(&rules(), given.as_object().expect("object")).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -207,6 +230,6 @@ mod tests {
             .expect("expands"),
         ];
         let e = validate(&rules, &Map::new()).expect_err("missing");
-        assert_eq!(e, "Model parameter x is required.");
+        assert_eq!(e.to_string(), "Model parameter x is required.");
     }
 }

@@ -120,17 +120,3 @@ pub struct CredentialForm {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub show_on: Vec<ShowOn>,
 }
-
-impl Provider {
-    pub fn provider_form(&self) -> &[CredentialForm] {
-        self.provider_credential_schema
-            .as_ref()
-            .map_or(&[], |s| &s.credential_form_schemas)
-    }
-
-    pub fn model_form(&self) -> &[CredentialForm] {
-        self.model_credential_schema
-            .as_ref()
-            .map_or(&[], |s| &s.credential_form_schemas)
-    }
-}

@@ -1,10 +1,83 @@
-//! The parameter-rule templates of `use_template`, with the SDK's defaults
+//! `use_template` expansion: the parameter-rule templates with the SDK's defaults
 //! (`dify_plugin/entities/model/__init__.py::PARAMETER_RULE_TEMPLATE`; the daemon's
-//! table in `model_declaration.go` has the same numbers).
+//! table in `model_declaration.go` has the same numbers), filled into rules and models
+//! the way the SDK serves them.
+
+use std::fmt;
 
 use serde_json::{Value, json};
 
-use super::model::{I18n, ParamType, ParameterRule};
+use super::model::{I18n, ModelDecl, ParamType, ParameterRule};
+
+/// A parameter rule that cannot be completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleError {
+    UnknownTemplate { parameter: String, template: String },
+    NoType { parameter: String },
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleError::UnknownTemplate {
+                parameter,
+                template,
+            } => write!(
+                f,
+                "parameter {parameter}: unknown use_template {template:?}"
+            ),
+            RuleError::NoType { parameter } => {
+                write!(f, "parameter {parameter}: no type and no use_template")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// The declaration with templates filled in and the label defaulted, as the SDK serves it.
+pub fn expand_model(mut decl: ModelDecl) -> Result<ModelDecl, RuleError> {
+    if decl.label.is_none() {
+        decl.label = Some(I18n::en(decl.model.clone()));
+    }
+    decl.parameter_rules = decl
+        .parameter_rules
+        .into_iter()
+        .map(expand_rule)
+        .collect::<Result<_, _>>()?;
+    Ok(decl)
+}
+
+/// Fills a rule's missing fields from its `use_template`, the SDK's way: the template's
+/// label, type, help, default, range, precision and options, overridden by what the
+/// rule states. A rule without a template must state its type.
+pub fn expand_rule(mut rule: ParameterRule) -> Result<ParameterRule, RuleError> {
+    if let Some(name) = rule.use_template.as_deref().filter(|n| !n.is_empty()) {
+        let t = template(name).ok_or_else(|| RuleError::UnknownTemplate {
+            parameter: rule.name.clone(),
+            template: name.to_string(),
+        })?;
+        rule.label = rule.label.or(t.label);
+        rule.kind = rule.kind.or(t.kind);
+        rule.help = rule.help.or(t.help);
+        rule.default = rule.default.or(t.default);
+        rule.min = rule.min.or(t.min);
+        rule.max = rule.max.or(t.max);
+        rule.precision = rule.precision.or(t.precision);
+        if rule.options.is_empty() {
+            rule.options = t.options;
+        }
+    }
+    if rule.kind.is_none() {
+        return Err(RuleError::NoType {
+            parameter: rule.name.clone(),
+        });
+    }
+    if rule.label.is_none() {
+        rule.label = Some(I18n::en(rule.name.clone()));
+    }
+    Ok(rule)
+}
 
 fn i18n(en: &str, zh: &str) -> I18n {
     I18n {

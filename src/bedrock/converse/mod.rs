@@ -1,7 +1,7 @@
 //! Converse and ConverseStream: the one path every Bedrock text model is called through.
 
-pub mod request;
-pub mod stream;
+mod request;
+mod stream;
 
-pub use request::{Capabilities, ChatInput, ConverseParts, Params, build};
-pub use stream::{ChatEvent, ChatStream, Usage, start};
+pub use request::{Capabilities, ChatInput, Params, build};
+pub use stream::{ChatEvent, Usage, start};

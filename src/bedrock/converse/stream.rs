@@ -9,13 +9,14 @@ use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output,
-    ConverseStreamOutput, ReasoningContentBlock, ReasoningContentBlockDelta, TokenUsage,
+    ConverseStreamOutput, ReasoningContentBlock, ReasoningContentBlockDelta, StopReason,
+    TokenUsage,
 };
 
 use super::request::{ConverseParts, PLACEHOLDER_TOOL};
 use crate::bedrock::client::Clients;
-use crate::bedrock::document::to_json;
 use crate::bedrock::errors::from_sdk;
+use crate::bedrock::json::to_json;
 use crate::error::{ErrorKind, PluginError};
 
 /// Token counts Bedrock reports.
@@ -53,7 +54,7 @@ pub enum ChatEvent {
         arguments: String,
     },
     /// Bedrock's stop reason (`end_turn`, `tool_use`, `max_tokens`, …).
-    Stop(String),
+    Stop(StopReason),
     Usage(Usage),
 }
 
@@ -142,7 +143,7 @@ fn blocking_events(response: &ConverseOutput) -> VecDeque<ChatEvent> {
             }
         }
     }
-    events.push_back(ChatEvent::Stop(response.stop_reason().as_str().to_string()));
+    events.push_back(ChatEvent::Stop(response.stop_reason().clone()));
     if let Some(u) = response.usage() {
         events.push_back(ChatEvent::Usage(Usage::from_sdk(u)));
     }
@@ -244,7 +245,7 @@ impl ChatStream {
             }
             ConverseStreamOutput::MessageStop(stop) => {
                 self.queue
-                    .push_back(ChatEvent::Stop(stop.stop_reason().as_str().to_string()));
+                    .push_back(ChatEvent::Stop(stop.stop_reason().clone()));
             }
             ConverseStreamOutput::Metadata(meta) => {
                 if let Some(u) = meta.usage() {

@@ -1,41 +1,11 @@
-//! Bedrock embedding models through InvokeModel: the request body of each model
-//! generation, batching (Cohere takes up to 96 inputs a call, Titan and Nova one), calls
-//! run concurrently with a bound, and the token count Bedrock reports for each call.
-//!
-//! Bodies follow the AWS parameter pages:
-//! - Titan: <https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-titan-embed-text.html>
-//! - Cohere Embed v3: <https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-embed-v3.html>
-//! - Cohere Embed v4: <https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-embed-v4.html>
-//! - Nova Multimodal Embeddings: <https://docs.aws.amazon.com/nova/latest/userguide/embeddings-schema.html>
-//!
-//! Knows nothing of Dify: callers hand in inputs and get vectors back in input order.
+//! Embedding request bodies: how each model generation takes its input (the dialect),
+//! and how a request's inputs are split into calls (Cohere takes up to 96 inputs a call,
+//! Titan and Nova one).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_sdk_bedrockruntime::types::ImageFormat;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::task::JoinSet;
 
-use super::client::Clients;
-use super::errors::from_sdk;
-use crate::declaration::{BedrockFacts, ModelDecl};
-use crate::error::{ErrorKind, PluginError};
-
-/// Calls of one request in flight at once: enough to hide Bedrock's latency for
-/// one-text-per-call models, few enough not to trip a tenant's throttling quota.
-pub const CONCURRENT_CALLS: usize = 8;
-
-/// The response header in which Bedrock reports the input tokens it billed
-/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModel.html>).
-const INPUT_TOKENS_HEADER: &str = "x-amzn-bedrock-input-token-count";
+use crate::declaration::ModelFamily;
+use crate::media::ImageType;
 
 /// Cohere Embed v3 refuses texts over 2,048 characters outright ("expected maxLength:
 /// 2048", dify#3942); `truncate` only acts on the 512-token limit, which 2,048
@@ -69,33 +39,41 @@ pub enum Dialect {
 /// vendor family; within a family the generation decides the body, so this small table
 /// keyed by model id is the one place that knows it (a unit test checks every catalogue
 /// embedding model has a row that agrees with its family).
-const DIALECTS: &[(&str, Dialect, &str)] = &[
+const DIALECTS: &[(&str, Dialect, ModelFamily)] = &[
     (
         "amazon.titan-embed-text-v1",
         Dialect::TitanV1,
-        "amazon-titan-embed",
+        ModelFamily::AmazonTitanEmbed,
     ),
     (
         "amazon.titan-embed-g1-text-02",
         Dialect::TitanV1,
-        "amazon-titan-embed",
+        ModelFamily::AmazonTitanEmbed,
     ),
     (
         "amazon.titan-embed-text-v2",
         Dialect::TitanV2,
-        "amazon-titan-embed",
+        ModelFamily::AmazonTitanEmbed,
     ),
-    ("cohere.embed-english-v3", Dialect::CohereV3, "cohere-embed"),
+    (
+        "cohere.embed-english-v3",
+        Dialect::CohereV3,
+        ModelFamily::CohereEmbed,
+    ),
     (
         "cohere.embed-multilingual-v3",
         Dialect::CohereV3,
-        "cohere-embed",
+        ModelFamily::CohereEmbed,
     ),
-    ("cohere.embed-v4", Dialect::CohereV4, "cohere-embed"),
+    (
+        "cohere.embed-v4",
+        Dialect::CohereV4,
+        ModelFamily::CohereEmbed,
+    ),
     (
         "amazon.nova-2-multimodal-embeddings-v1",
         Dialect::NovaMultimodal,
-        "amazon-nova-embed",
+        ModelFamily::AmazonNovaEmbed,
     ),
 ];
 
@@ -113,11 +91,12 @@ impl Dialect {
     }
 
     /// The YAML family a dialect belongs to.
-    pub fn family(self) -> &'static str {
+    #[cfg(test)]
+    fn family(self) -> Option<ModelFamily> {
         DIALECTS
             .iter()
             .find(|(_, d, _)| *d == self)
-            .map_or("", |(_, _, f)| f)
+            .map(|(_, _, f)| *f)
     }
 
     /// Inputs one call takes.
@@ -180,7 +159,7 @@ pub enum Input {
     Text(String),
     /// An image: its format (from its bytes) and its base64 text.
     Image {
-        format: ImageFormat,
+        format: ImageType,
         base64: String,
     },
 }
@@ -224,7 +203,7 @@ fn non_empty(text: &str) -> &str {
     if text.is_empty() { " " } else { text }
 }
 
-fn data_uri(format: &ImageFormat, base64: &str) -> String {
+fn data_uri(format: ImageType, base64: &str) -> String {
     format!("data:image/{};base64,{base64}", format.as_str())
 }
 
@@ -277,7 +256,7 @@ fn body_of(plan: &Plan, inputs: &[Input]) -> Value {
                     .map(|i| match i {
                         Input::Text(t) => json!({"content": [{"type": "text", "text": t}]}),
                         Input::Image { format, base64 } => json!({"content": [
-                            {"type": "image_url", "image_url": data_uri(format, base64)}
+                            {"type": "image_url", "image_url": data_uri(*format, base64)}
                         ]}),
                     })
                     .collect();
@@ -347,245 +326,6 @@ pub fn batches(plan: &Plan, inputs: &[Input]) -> Vec<Batch> {
     out
 }
 
-/// Reads Bedrock's input-token header of a response into a cell the caller holds: the
-/// SDK's InvokeModel output does not expose it. Retries overwrite it, so the answer
-/// that is kept is the one counted.
-#[derive(Debug, Clone, Default)]
-struct InputTokenHeader(Arc<AtomicU64>);
-
-const ABSENT: u64 = u64::MAX;
-
-impl InputTokenHeader {
-    fn new() -> InputTokenHeader {
-        InputTokenHeader(Arc::new(AtomicU64::new(ABSENT)))
-    }
-
-    fn get(&self) -> Option<u64> {
-        Some(self.0.load(Ordering::Relaxed)).filter(|v| *v != ABSENT)
-    }
-}
-
-impl Intercept for InputTokenHeader {
-    fn name(&self) -> &'static str {
-        "InputTokenHeader"
-    }
-
-    fn read_before_deserialization(
-        &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let count = context
-            .response()
-            .headers()
-            .get(INPUT_TOKENS_HEADER)
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        self.0.store(count.unwrap_or(ABSENT), Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// One InvokeModel call: the response body and the input tokens of its header.
-pub async fn invoke(
-    clients: &Clients,
-    model_id: &str,
-    body: Vec<u8>,
-) -> Result<(Vec<u8>, Option<u64>), PluginError> {
-    let header = InputTokenHeader::new();
-    let out = clients
-        .runtime
-        .invoke_model()
-        .model_id(model_id)
-        .content_type("application/json")
-        .accept("application/json")
-        .body(Blob::new(body))
-        .customize()
-        .interceptor(header.clone())
-        .send()
-        .await
-        .map_err(|e| from_sdk(e, &clients.runtime_host))?;
-    Ok((out.body.into_inner(), header.get()))
-}
-
-/// Cohere's `embeddings`: a list (`embeddings_floats`) or, with `embedding_types`, a
-/// map of type → list (`embeddings_by_type`).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum CohereEmbeddings {
-    Floats(Vec<Vec<f32>>),
-    ByType { float: Vec<Vec<f32>> },
-}
-
-#[derive(Deserialize)]
-struct CohereAnswer {
-    embeddings: CohereEmbeddings,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TitanAnswer {
-    embedding: Vec<f32>,
-    #[serde(default)]
-    input_text_token_count: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct NovaEmbedding {
-    embedding: Vec<f32>,
-}
-
-#[derive(Deserialize)]
-struct NovaAnswer {
-    embeddings: Vec<NovaEmbedding>,
-}
-
-/// The vectors of one answer (f32: what the models compute, at half the memory and
-/// a shorter JSON line than f64), and the token count its body reports, if any.
-pub fn parse(
-    dialect: Dialect,
-    body: &[u8],
-    expected: usize,
-) -> Result<(Vec<Vec<f32>>, Option<u64>), PluginError> {
-    let unreadable = |e: serde_json::Error| {
-        PluginError::new(
-            ErrorKind::ServerUnavailable,
-            format!("Bedrock's embedding answer could not be read: {e}"),
-        )
-    };
-    let (vectors, tokens) = match dialect {
-        Dialect::TitanV1 | Dialect::TitanV2 => {
-            let a: TitanAnswer = serde_json::from_slice(body).map_err(unreadable)?;
-            (vec![a.embedding], a.input_text_token_count)
-        }
-        Dialect::CohereV3 | Dialect::CohereV4 => {
-            let a: CohereAnswer = serde_json::from_slice(body).map_err(unreadable)?;
-            let v = match a.embeddings {
-                CohereEmbeddings::Floats(v) | CohereEmbeddings::ByType { float: v } => v,
-            };
-            (v, None)
-        }
-        Dialect::NovaMultimodal => {
-            let a: NovaAnswer = serde_json::from_slice(body).map_err(unreadable)?;
-            (
-                a.embeddings.into_iter().map(|e| e.embedding).collect(),
-                None,
-            )
-        }
-    };
-    if vectors.len() != expected {
-        return Err(PluginError::new(
-            ErrorKind::ServerUnavailable,
-            format!(
-                "Bedrock returned {} embeddings for {expected} inputs",
-                vectors.len()
-            ),
-        ));
-    }
-    Ok((vectors, tokens))
-}
-
-/// The inputs one call covered and the tokens Bedrock reported for it (`None` where
-/// it reported nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reported {
-    pub start: usize,
-    pub len: usize,
-    pub tokens: Option<u64>,
-}
-
-/// The vectors of every input, in input order, and what each call reported.
-pub struct Embedded {
-    pub vectors: Vec<Vec<f32>>,
-    pub calls: Vec<Reported>,
-}
-
-/// Runs every batch, at most [`CONCURRENT_CALLS`] at once; the first failure fails the
-/// whole request (the calls still running are dropped with it).
-pub async fn embed(
-    clients: Arc<Clients>,
-    model_id: &str,
-    dialect: Dialect,
-    batches: Vec<Batch>,
-    total: usize,
-) -> Result<Embedded, PluginError> {
-    let model_id: Arc<str> = Arc::from(model_id);
-    let mut slots: Vec<Option<Vec<f32>>> = vec![None; total];
-    let mut calls = Vec::with_capacity(batches.len());
-    let mut running = JoinSet::new();
-    let mut pending = batches.into_iter();
-    loop {
-        while running.len() < CONCURRENT_CALLS {
-            let Some(Batch { start, len, body }) = pending.next() else {
-                break;
-            };
-            let clients = clients.clone();
-            let model_id = model_id.clone();
-            // Spawned, so that answers are parsed on every core while others are awaited.
-            running.spawn(async move {
-                let parsed = match invoke(&clients, &model_id, body).await {
-                    Ok((bytes, header)) => {
-                        parse(dialect, &bytes, len).map(|(v, counted)| (v, header.or(counted)))
-                    }
-                    Err(e) => Err(e),
-                };
-                (start, len, parsed)
-            });
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (start, len, parsed) =
-            joined.map_err(|e| PluginError::internal(format!("an embedding call failed: {e}")))?;
-        let (vectors, tokens) = parsed?;
-        for (i, v) in vectors.into_iter().enumerate() {
-            if let Some(slot) = slots.get_mut(start + i) {
-                *slot = Some(v);
-            }
-        }
-        calls.push(Reported { start, len, tokens });
-    }
-    let vectors = slots
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| PluginError::internal("an input was left without an embedding"))?;
-    calls.sort_by_key(|c| c.start);
-    Ok(Embedded { vectors, calls })
-}
-
-/// The id to call for a predefined embedding model from `region`: the model itself where
-/// AWS documents it in-Region (or documents no Regions), else a geographic or global
-/// inference profile that covers the region, else the model id, for AWS to answer.
-pub fn invocation_id(decl: &ModelDecl, region: &str) -> String {
-    let Some(facts) = &decl.bedrock else {
-        return decl.model.clone();
-    };
-    if facts.regions.is_empty() || facts.regions.iter().any(|r| r == region) {
-        return decl.model.clone();
-    }
-    let covers = |prefix: &str| {
-        facts
-            .profiles
-            .get(prefix)
-            .is_some_and(|rs| rs.iter().any(|r| r == region))
-    };
-    ["us", "eu", "apac", "ca", "us-gov", "jp", "au", "global"]
-        .into_iter()
-        .find(|p| covers(p))
-        .map_or_else(|| decl.model.clone(), |p| format!("{p}.{}", decl.model))
-}
-
-/// "… is offered in …", for errors about a model that may not exist in the region used.
-pub fn where_offered(label: &str, facts: &BedrockFacts) -> Option<String> {
-    if facts.regions.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "AWS documents {label} in {}",
-        facts.regions.join(", ")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,7 +351,7 @@ mod tests {
             let dialect = Dialect::of(&decl.model)
                 .unwrap_or_else(|| panic!("{} has no embedding dialect", decl.model));
             let facts = decl.bedrock.as_ref().expect("bedrock block");
-            assert_eq!(dialect.family(), facts.family, "{}", decl.model);
+            assert_eq!(dialect.family(), Some(facts.family), "{}", decl.model);
             assert_eq!(
                 dialect.takes_dimensions(),
                 facts.dimensions.len() > 1,
@@ -655,7 +395,7 @@ mod tests {
                                              "text": {"truncationMode": "END", "value": "hello"}}})
         );
         let image = [Input::Image {
-            format: ImageFormat::Png,
+            format: ImageType::Png,
             base64: "iVBORw0KGgo=".into(),
         }];
         let nova = body(
@@ -709,7 +449,7 @@ mod tests {
     #[test]
     fn large_images_split_a_cohere_batch() {
         let big = Input::Image {
-            format: ImageFormat::Jpeg,
+            format: ImageType::Jpeg,
             base64: "A".repeat(COHERE_IMAGE_BUDGET / 2 + 1),
         };
         let plan = Plan {
@@ -722,39 +462,5 @@ mod tests {
             b.iter().map(|b| (b.start, b.len)).collect::<Vec<_>>(),
             vec![(0, 1), (1, 2)]
         );
-    }
-
-    #[test]
-    fn answers_of_each_generation() {
-        let (v, t) = parse(
-            Dialect::TitanV2,
-            br#"{"embedding":[0.5,-0.25],"inputTextTokenCount":3,"embeddingsByType":{"float":[0.5,-0.25]}}"#,
-            1,
-        )
-        .expect("titan");
-        assert_eq!((v, t), (vec![vec![0.5, -0.25]], Some(3)));
-        let (v, _) = parse(
-            Dialect::CohereV3,
-            br#"{"id":"x","embeddings":[[1.0],[2.0]],"response_type":"embeddings_floats","texts":["a","b"]}"#,
-            2,
-        )
-        .expect("floats");
-        assert_eq!(v, vec![vec![1.0], vec![2.0]]);
-        let (v, _) = parse(
-            Dialect::CohereV4,
-            br#"{"id":"x","embeddings":{"float":[[1.0],[2.0]]},"response_type":"embeddings_by_type"}"#,
-            2,
-        )
-        .expect("by type");
-        assert_eq!(v, vec![vec![1.0], vec![2.0]]);
-        let (v, _) = parse(
-            Dialect::NovaMultimodal,
-            br#"{"embeddings":[{"embeddingType":"TEXT","embedding":[0.1]}]}"#,
-            1,
-        )
-        .expect("nova");
-        assert_eq!(v, vec![vec![0.1]]);
-        let e = parse(Dialect::CohereV3, br#"{"embeddings":[[1.0]]}"#, 2).expect_err("short");
-        assert!(e.message.contains("1 embeddings for 2 inputs"), "{e}");
     }
 }

@@ -1,10 +1,57 @@
 //! Dify's prompt model: messages with text, images and documents, tool calls and tool
 //! results, and the tools offered — as the daemon sends them in `invoke_llm`.
 
+pub(crate) mod think;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::wire::de::{empty_string_none, null_default};
+
+/// The kind of a content part (Dify's `PromptMessageContentType`); a kind this plugin
+/// does not know is kept by name, so the refusal can say what was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum ContentKind {
+    Text,
+    Image,
+    Document,
+    Audio,
+    Video,
+    Other(String),
+}
+
+impl From<String> for ContentKind {
+    fn from(kind: String) -> ContentKind {
+        match kind.as_str() {
+            "text" => ContentKind::Text,
+            "image" => ContentKind::Image,
+            "document" => ContentKind::Document,
+            "audio" => ContentKind::Audio,
+            "video" => ContentKind::Video,
+            _ => ContentKind::Other(kind),
+        }
+    }
+}
+
+impl ContentKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ContentKind::Text => "text",
+            ContentKind::Image => "image",
+            ContentKind::Document => "document",
+            ContentKind::Audio => "audio",
+            ContentKind::Video => "video",
+            ContentKind::Other(kind) => kind,
+        }
+    }
+}
+
+impl std::fmt::Display for ContentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,7 +75,7 @@ pub enum Content {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContentPart {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ContentKind,
     /// The text of a `text` part.
     #[serde(default, deserialize_with = "empty_string_none")]
     pub data: Option<String>,
@@ -64,8 +111,6 @@ pub struct PromptMessage {
     pub role: Role,
     #[serde(default)]
     pub content: Option<Content>,
-    #[serde(default, deserialize_with = "empty_string_none")]
-    pub name: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub tool_calls: Vec<ToolCall>,
     #[serde(default, deserialize_with = "empty_string_none")]
@@ -81,9 +126,37 @@ pub struct Tool {
     pub parameters: Map<String, Value>,
 }
 
+/// How the model may use the tools offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolChoiceMode {
+    Auto,
+    None,
+    /// Some tool must be called.
+    Required,
+    /// The tool named in `name` must be called.
+    Tool,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ToolChoice {
-    pub mode: String,
+    pub mode: ToolChoiceMode,
     #[serde(default, deserialize_with = "empty_string_none")]
     pub name: Option<String>,
+}
+
+impl PromptMessage {
+    /// The text of the message: plain content, or its text parts joined; other parts
+    /// are left out.
+    pub fn text(&self) -> String {
+        match &self.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t.clone(),
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .filter(|p| p.kind == ContentKind::Text)
+                .filter_map(|p| p.data.as_deref())
+                .collect(),
+        }
+    }
 }

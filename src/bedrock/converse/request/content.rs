@@ -1,0 +1,159 @@
+//! A user message's content → Converse content blocks: text, images and documents, each
+//! checked against what the model accepts and Converse's limits, and refused by name
+//! when it cannot be sent.
+
+use aws_sdk_bedrockruntime::primitives::Blob;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, DocumentBlock, DocumentSource, ImageBlock, ImageFormat, ImageSource,
+};
+
+use super::documents::{document_format, document_name};
+use super::{Builder, bad, built};
+use crate::error::PluginError;
+use crate::media::{self, ImageType};
+use crate::prompt::{Content, ContentKind, ContentPart, PromptMessage};
+
+/// Converse's limits on inline bytes (Bedrock user guide, ImageBlock and DocumentBlock).
+const MAX_IMAGE_BYTES: usize = 3_750_000;
+const MAX_DOCUMENT_BYTES: usize = 4_500_000;
+
+fn converse_image(t: ImageType) -> ImageFormat {
+    match t {
+        ImageType::Png => ImageFormat::Png,
+        ImageType::Jpeg => ImageFormat::Jpeg,
+        ImageType::Gif => ImageFormat::Gif,
+        ImageType::Webp => ImageFormat::Webp,
+    }
+}
+
+impl Builder {
+    /// The blocks of user message `i`.
+    pub(super) fn user_blocks(
+        &mut self,
+        msg: &PromptMessage,
+        i: usize,
+    ) -> Result<Vec<ContentBlock>, PluginError> {
+        let parts = match &msg.content {
+            None => return Ok(Vec::new()),
+            Some(Content::Text(t)) if t.trim().is_empty() => return Ok(Vec::new()),
+            Some(Content::Text(t)) => return Ok(vec![ContentBlock::Text(t.clone())]),
+            Some(Content::Parts(parts)) => parts,
+        };
+        let mut blocks = Vec::new();
+        for (j, part) in parts.iter().enumerate() {
+            let at = format!("message {i}, part {j}");
+            match &part.kind {
+                ContentKind::Text => {
+                    if let Some(t) = part.data.as_ref().filter(|t| !t.trim().is_empty()) {
+                        blocks.push(ContentBlock::Text(t.clone()));
+                    }
+                }
+                ContentKind::Image => blocks.push(self.image(part, &at)?),
+                ContentKind::Document => blocks.push(self.document(part, &at)?),
+                other => {
+                    return Err(bad(format!(
+                        "{at}: {other} content is not supported by Bedrock's Converse API"
+                    )));
+                }
+            }
+        }
+        Ok(blocks)
+    }
+
+    fn image(&self, part: &ContentPart, at: &str) -> Result<ContentBlock, PluginError> {
+        if !self.caps.vision {
+            return Err(bad(format!(
+                "{at}: this model does not accept images; choose a model with vision"
+            )));
+        }
+        let (bytes, mime) = file_bytes(part, at)?;
+        if bytes.len() > MAX_IMAGE_BYTES {
+            return Err(bad(format!(
+                "{at}: the image is {} bytes; Bedrock accepts images up to 3.75 MB",
+                bytes.len()
+            )));
+        }
+        // A named type is taken at its word; the bytes decide only when none is named.
+        let named = mime.as_deref().or(part.format.as_deref());
+        let format = match named {
+            Some(name) => ImageType::named(name),
+            None => ImageType::sniff(&bytes),
+        }
+        .ok_or_else(|| {
+            bad(format!(
+                "{at}: image type {} is not supported; Bedrock accepts JPEG, PNG, GIF and WebP",
+                named.unwrap_or("unknown")
+            ))
+        })?;
+        Ok(ContentBlock::Image(built(
+            ImageBlock::builder()
+                .format(converse_image(format))
+                .source(ImageSource::Bytes(Blob::new(bytes)))
+                .build(),
+        )?))
+    }
+
+    fn document(&mut self, part: &ContentPart, at: &str) -> Result<ContentBlock, PluginError> {
+        if !self.caps.documents {
+            return Err(bad(format!(
+                "{at}: this model does not accept documents; choose a model with the document feature"
+            )));
+        }
+        let (bytes, mime) = file_bytes(part, at)?;
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(bad(format!(
+                "{at}: the document is {} bytes; Bedrock accepts documents up to 4.5 MB",
+                bytes.len()
+            )));
+        }
+        let format = document_format(
+            mime.as_deref(),
+            part.format.as_deref(),
+            part.filename.as_deref(),
+        )
+        .ok_or_else(|| {
+            bad(format!(
+                "{at}: document type {} is not supported; Bedrock accepts pdf, csv, doc, docx, xls, xlsx, html, txt and md",
+                mime.as_deref().or(part.format.as_deref()).unwrap_or("unknown")
+            ))
+        })?;
+        self.documents += 1;
+        let name = document_name(part.filename.as_deref(), self.documents);
+        Ok(ContentBlock::Document(built(
+            DocumentBlock::builder()
+                .format(format)
+                .name(name)
+                .source(DocumentSource::Bytes(Blob::new(bytes)))
+                .build(),
+        )?))
+    }
+}
+
+/// The bytes of an image or document part (base64, or a data URL), and its MIME type:
+/// the part's own, else the one its data URL declares.
+fn file_bytes(part: &ContentPart, at: &str) -> Result<(Vec<u8>, Option<String>), PluginError> {
+    let encoded = match (
+        part.base64_data.as_deref(),
+        part.url.as_deref().or(part.data.as_deref()),
+    ) {
+        (Some(b64), _) => b64,
+        (None, Some(url)) if media::is_data_url(url) => url,
+        (None, Some(url)) => {
+            return Err(bad(format!(
+                "{at}: the file is given as a link ({}); Bedrock needs the file itself: set Dify's file transfer to base64 (FILES_URL / upload)",
+                url.split('?').next().unwrap_or(url)
+            )));
+        }
+        (None, None) => return Err(bad(format!("{at}: the {} part has no data", part.kind))),
+    };
+    let decoded = media::decode(encoded).map_err(|e| {
+        bad(format!(
+            "{at}: {}",
+            e.describe(&format!("the {} data", part.kind))
+        ))
+    })?;
+    Ok((
+        decoded.bytes,
+        part.mime_type.clone().or(decoded.declared_mime),
+    ))
+}
