@@ -67,8 +67,20 @@ pub struct CheckArgs {
     proxy: Option<String>,
 }
 
-fn parse_model_type(value: &str) -> Result<ModelType, String> {
-    ModelType::parse(value).ok_or_else(|| format!("unknown model type {value:?}"))
+/// A `--model-type` that names no model type.
+#[derive(Debug)]
+struct UnknownModelType(String);
+
+impl std::fmt::Display for UnknownModelType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown model type {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownModelType {}
+
+fn parse_model_type(value: &str) -> Result<ModelType, UnknownModelType> {
+    ModelType::parse(value).ok_or_else(|| UnknownModelType(value.into()))
 }
 
 impl CheckArgs {

@@ -122,37 +122,62 @@ pub struct PackageArgs {
 #[derive(Debug, Clone, PartialEq)]
 struct Targets(Vec<Target>);
 
-fn parse_targets(list: &str) -> Result<Targets, String> {
+/// Why an option's value is refused; clap prints it after the option and the value.
+#[derive(Debug, PartialEq)]
+enum BadValue {
+    UnknownTarget(String),
+    NoTarget,
+    NotArchEqualsPath(String),
+    UnknownCategory(String),
+}
+
+impl std::fmt::Display for BadValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadValue::UnknownTarget(name) => {
+                write!(f, "unknown target {name:?} (x86_64 or aarch64)")
+            }
+            BadValue::NoTarget => f.write_str("--targets names no target"),
+            BadValue::NotArchEqualsPath(value) => {
+                write!(f, "--binary takes ARCH=PATH, got {value:?}")
+            }
+            BadValue::UnknownCategory(c) => write!(
+                f,
+                "unknown category {c:?} (one of {})",
+                sign::CATEGORIES.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BadValue {}
+
+fn parse_targets(list: &str) -> Result<Targets, BadValue> {
     let mut targets = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let t = Target::parse(name)
-            .ok_or_else(|| format!("unknown target {name:?} (x86_64 or aarch64)"))?;
+        let t = Target::parse(name).ok_or_else(|| BadValue::UnknownTarget(name.into()))?;
         if !targets.contains(&t) {
             targets.push(t);
         }
     }
     if targets.is_empty() {
-        return Err("--targets names no target".into());
+        return Err(BadValue::NoTarget);
     }
     Ok(Targets(targets))
 }
 
-fn parse_binary(value: &str) -> Result<(Target, PathBuf), String> {
+fn parse_binary(value: &str) -> Result<(Target, PathBuf), BadValue> {
     let (arch, path) = value
         .split_once('=')
-        .ok_or_else(|| format!("--binary takes ARCH=PATH, got {value:?}"))?;
-    let t = Target::parse(arch)
-        .ok_or_else(|| format!("unknown target {arch:?} (x86_64 or aarch64)"))?;
+        .ok_or_else(|| BadValue::NotArchEqualsPath(value.into()))?;
+    let t = Target::parse(arch).ok_or_else(|| BadValue::UnknownTarget(arch.into()))?;
     Ok((t, PathBuf::from(path)))
 }
 
-fn parse_category(value: &str) -> Result<String, String> {
+fn parse_category(value: &str) -> Result<String, BadValue> {
     let c = value.to_ascii_lowercase();
     if !sign::CATEGORIES.contains(&c.as_str()) {
-        return Err(format!(
-            "unknown category {c:?} (one of {})",
-            sign::CATEGORIES.join(", ")
-        ));
+        return Err(BadValue::UnknownCategory(c));
     }
     Ok(c)
 }
