@@ -21,11 +21,28 @@ use base64::engine::general_purpose::STANDARD;
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 
+use super::Error;
+
 /// The file the dify CLI's signer adds last, naming who vouches for the plugin.
 pub const VERIFICATION_FILE: &str = ".verification.dify.json";
 
 /// The categories the daemon knows (`decoder/entities.go`).
 pub const CATEGORIES: [&str; 3] = ["langgenius", "partner", "community"];
+
+/// Why a PEM file is not a key this command can sign with; the message says what to do.
+#[derive(Debug, PartialEq, Eq)]
+pub struct KeyError(String);
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+const ENCRYPTED: &str =
+    "the private key is encrypted; decrypt it first (openssl rsa -in KEY -traditional -out PLAIN)";
 
 /// An RSA private key to sign packages with.
 pub struct Signer {
@@ -42,32 +59,32 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// Loads a PEM private key: PKCS#1 `RSA PRIVATE KEY` (what `dify signature generate`
     /// and `openssl genrsa -traditional` write) or unencrypted PKCS#8 `PRIVATE KEY`.
-    pub fn from_pem(text: &str) -> Result<Signer, String> {
+    pub fn from_pem(text: &str) -> Result<Signer, KeyError> {
         let (label, der) = pem_decode(text)?;
         let key = match label.as_str() {
             "RSA PRIVATE KEY" => RsaKeyPair::from_der(&der),
             "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&der),
-            "ENCRYPTED PRIVATE KEY" => {
-                return Err("the private key is encrypted; decrypt it first (openssl rsa -in KEY -traditional -out PLAIN)".into());
-            }
+            "ENCRYPTED PRIVATE KEY" => return Err(KeyError(ENCRYPTED.into())),
             other => {
-                return Err(format!(
+                return Err(KeyError(format!(
                     "expected an RSA private key in PEM (\"RSA PRIVATE KEY\" or \"PRIVATE KEY\"), found \"{other}\""
-                ));
+                )));
             }
         };
         key.map(|key| Signer { key }).map_err(|e| {
-            format!("not a usable RSA private key ({e}); 2048 to 4096-bit RSA keys are supported")
+            KeyError(format!(
+                "not a usable RSA private key ({e}); 2048 to 4096-bit RSA keys are supported"
+            ))
         })
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`, as Go's `rsa.SignPKCS1v15` with
     /// `crypto.SHA256` over `sha256(data)` makes it.
-    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         let mut sig = vec![0u8; self.key.public().modulus_len()];
         self.key
             .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut sig)
-            .map_err(|_| "RSA signing failed".to_string())?;
+            .map_err(|_| Error::Signing)?;
         Ok(sig)
     }
 
@@ -102,8 +119,8 @@ pub fn verification_json(category: &str) -> String {
 }
 
 /// Decodes the first PEM block: its label and DER bytes.
-fn pem_decode(text: &str) -> Result<(String, Vec<u8>), String> {
-    let not_pem = || "not a PEM file (no -----BEGIN ...----- line)".to_string();
+fn pem_decode(text: &str) -> Result<(String, Vec<u8>), KeyError> {
+    let not_pem = || KeyError("not a PEM file (no -----BEGIN ...----- line)".into());
     let start = text.find("-----BEGIN ").ok_or_else(not_pem)?;
     let rest = &text[start + "-----BEGIN ".len()..];
     let label_end = rest.find("-----").ok_or_else(not_pem)?;
@@ -112,15 +129,15 @@ fn pem_decode(text: &str) -> Result<(String, Vec<u8>), String> {
     let end_marker = format!("-----END {label}-----");
     let end = body
         .find(&end_marker)
-        .ok_or_else(|| format!("PEM block \"{label}\" has no end line"))?;
+        .ok_or_else(|| KeyError(format!("PEM block \"{label}\" has no end line")))?;
     let body = &body[..end];
     if body.contains("Proc-Type:") || body.contains("DEK-Info:") {
-        return Err("the private key is encrypted; decrypt it first (openssl rsa -in KEY -traditional -out PLAIN)".into());
+        return Err(KeyError(ENCRYPTED.into()));
     }
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     let der = STANDARD
         .decode(b64.as_bytes())
-        .map_err(|e| format!("PEM block \"{label}\" is not valid base64: {e}"))?;
+        .map_err(|e| KeyError(format!("PEM block \"{label}\" is not valid base64: {e}")))?;
     Ok((label, der))
 }
 
@@ -170,6 +187,7 @@ mod tests {
         assert!(
             Signer::from_pem(&pem)
                 .unwrap_err()
+                .to_string()
                 .contains("RSA PUBLIC KEY")
         );
         let garbage = pem_encode("RSA PRIVATE KEY", &[1, 2, 3]);

@@ -13,6 +13,8 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
 
+use super::Error;
+
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const CENTRAL_HEADER: u32 = 0x0201_4b50;
 const END_OF_CENTRAL_DIR: u32 = 0x0605_4b50;
@@ -48,13 +50,14 @@ impl ZipWriter {
     }
 
     /// Adds a file; deflated unless that would not make it smaller.
-    pub fn add(&mut self, name: &str, data: &[u8]) -> Result<(), String> {
+    pub fn add(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
         if self.entries.len() >= usize::from(u16::MAX) {
-            return Err("too many files for a zip without zip64".into());
+            return Err(Error::Zip("too many files for a zip without zip64".into()));
         }
-        let too_big = || format!("{name} is too large for a zip without zip64");
+        let too_big = || Error::Zip(format!("{name} is too large for a zip without zip64"));
         let size = u32::try_from(data.len()).map_err(|_| too_big())?;
-        let deflated = deflate(data).map_err(|e| format!("cannot compress {name}: {e}"))?;
+        let deflated =
+            deflate(data).map_err(|e| Error::Zip(format!("cannot compress {name}: {e}")))?;
         let (method, body) = if deflated.len() < data.len() {
             (DEFLATED, deflated.as_slice())
         } else {
@@ -68,7 +71,8 @@ impl ZipWriter {
             size,
             offset: u32::try_from(self.out.len()).map_err(|_| too_big())?,
         };
-        let name_len = u16::try_from(name.len()).map_err(|_| format!("path too long: {name}"))?;
+        let name_len =
+            u16::try_from(name.len()).map_err(|_| Error::Zip(format!("path too long: {name}")))?;
         let out = &mut self.out;
         put32(out, LOCAL_HEADER);
         put16(out, VERSION);
@@ -88,10 +92,10 @@ impl ZipWriter {
     }
 
     /// Writes the central directory and the end record with `comment`; returns the zip.
-    pub fn finish(mut self, comment: &str) -> Result<Vec<u8>, String> {
+    pub fn finish(mut self, comment: &str) -> Result<Vec<u8>, Error> {
         let comment_len =
-            u16::try_from(comment.len()).map_err(|_| "zip comment too long".to_string())?;
-        let too_big = || "package too large for a zip without zip64".to_string();
+            u16::try_from(comment.len()).map_err(|_| Error::Zip("zip comment too long".into()))?;
+        let too_big = || Error::Zip("package too large for a zip without zip64".into());
         let start = u32::try_from(self.out.len()).map_err(|_| too_big())?;
         let out = &mut self.out;
         for e in &self.entries {
