@@ -2,6 +2,7 @@
 //! directory (the keys the Python SDK reads), without setting any environment variable.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 use crate::bedrock::client::NetworkSettings;
@@ -16,6 +17,21 @@ pub enum InstallMethod {
     /// Serverless: an HTTP server.
     Serverless,
 }
+
+/// A variable whose value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SettingsError {}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -32,7 +48,7 @@ pub struct Settings {
 impl Settings {
     /// Reads the process environment, then `.env` in the working directory for keys the
     /// environment does not set.
-    pub fn load() -> Result<Settings, String> {
+    pub fn load() -> Result<Settings, SettingsError> {
         let mut vars: HashMap<String, String> = HashMap::new();
         if let Ok(iter) = dotenvy::from_path_iter(".env") {
             for (k, v) in iter.flatten() {
@@ -43,7 +59,7 @@ impl Settings {
         Settings::from_vars(&vars)
     }
 
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, String> {
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, SettingsError> {
         let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let install_method = match get("INSTALL_METHOD")
             .map(str::to_ascii_lowercase)
@@ -53,21 +69,25 @@ impl Settings {
             Some("remote") => InstallMethod::Remote,
             Some("serverless") | Some("aws_lambda") => InstallMethod::Serverless,
             Some(other) => {
-                return Err(format!(
-                    "INSTALL_METHOD={other} is not one of local, remote, serverless"
-                ));
+                return Err(SettingsError {
+                    variable: "INSTALL_METHOD",
+                    message: format!(
+                        "INSTALL_METHOD={other} is not one of local, remote, serverless"
+                    ),
+                });
             }
         };
-        let number = |k: &str, default: u64| -> Result<u64, String> {
+        let number = |k: &'static str, default: u64| -> Result<u64, SettingsError> {
             match get(k) {
                 None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .map_err(|_| format!("{k}={v} is not a whole number")),
+                Some(v) => v.parse::<u64>().map_err(|_| SettingsError {
+                    variable: k,
+                    message: format!("{k}={v} is not a whole number"),
+                }),
             }
         };
         let defaults = NetworkSettings::default();
-        let secs = |k: &str, d: Duration| -> Result<Duration, String> {
+        let secs = |k: &'static str, d: Duration| -> Result<Duration, SettingsError> {
             Ok(Duration::from_secs(number(k, d.as_secs())?.max(1)))
         };
         let network = NetworkSettings {
@@ -120,8 +140,10 @@ mod tests {
     fn bad_values_are_named() {
         let e =
             Settings::from_vars(&vars(&[("INSTALL_METHOD", "carrier-pigeon")])).expect_err("bad");
-        assert!(e.contains("carrier-pigeon"));
+        assert_eq!(e.variable, "INSTALL_METHOD");
+        assert!(e.message.contains("carrier-pigeon"));
         let e = Settings::from_vars(&vars(&[("MAX_WORKER", "lots")])).expect_err("bad");
-        assert!(e.contains("MAX_WORKER"));
+        assert_eq!(e.variable, "MAX_WORKER");
+        assert!(e.message.contains("MAX_WORKER"));
     }
 }

@@ -9,19 +9,12 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::checks::{Checked, check};
-use super::collect::{Collected, collect};
+use super::collect::{Collected, Entry, collect};
 use super::error::{Action, Error};
 use super::sign::{self, Signer};
 use super::zip::ZipWriter;
 use super::{PackageArgs, Report};
 use crate::declaration::Manifest;
-
-/// One file of the package.
-pub(super) struct Entry {
-    /// Its `/`-separated path in the package.
-    pub(super) path: String,
-    pub(super) data: Vec<u8>,
-}
 
 /// Builds the package `opts` asks for; `warnings` gets what the user should know even
 /// when it works (and, on failure, often why).

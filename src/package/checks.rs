@@ -4,8 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::build::Entry;
-use super::collect::Binary;
+use super::collect::{Binary, Entry};
 use super::elf::{Linkage, check_elf};
 use super::error::Error;
 use super::sign;

@@ -6,11 +6,17 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::build::Entry;
 use super::error::{Action, Error};
 use super::ignore::DifyIgnore;
 use super::{PackageArgs, Target};
 use crate::declaration::Manifest;
+
+/// One file of the package.
+pub(super) struct Entry {
+    /// Its `/`-separated path in the package.
+    pub(super) path: String,
+    pub(super) data: Vec<u8>,
+}
 
 /// Files the package takes from `packaging/`, placed at the package root.
 const PACKAGING_FILES: [&str; 3] = ["main.py", "requirements.txt", ".difyignore"];

@@ -1,6 +1,8 @@
 //! Deserialisation helpers for Go's JSON habits: the daemon marshals empty lists and maps
 //! as `null` and absent strings as `""`, so every optional field must accept both.
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer};
 
 /// `null` (or absence, with `#[serde(default)]`) becomes the type's default.
@@ -20,14 +22,32 @@ where
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
 }
 
+/// A payload that does not have the expected shape: where, and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadError {
+    /// The path of the first wrong field (`prompt_messages[2].role`); `None` at the top.
+    pub path: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{path}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
 /// Parses an action payload, naming the path of the first field that is wrong.
-pub fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+pub fn from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, PayloadError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
+        PayloadError {
+            path: (path != ".").then_some(path),
+            message: e.inner().to_string(),
         }
     })
 }
