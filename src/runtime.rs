@@ -208,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_becomes_that_sessions_error_and_the_next_session_is_served() {
         let capture = Capture::default();
-        let (writer, thread) = Writer::spawn(capture.clone(), |_| {}).expect("writer");
+        let (writer, thread) = Writer::spawn(capture.clone(), 4096, |_| {}).expect("writer");
         supervise("boom", "invoke_llm", &writer, async {
             panic!("handler bug")
         })

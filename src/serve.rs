@@ -12,6 +12,7 @@ use crate::logging;
 use crate::runtime::{self, StopReason, request_stop};
 use crate::session::Writer;
 use crate::settings::{InstallMethod, Settings};
+use crate::wire;
 
 /// Serves the plugin protocol until the daemon goes away. `parent` is the parent process
 /// id read at start-up (before the parent could have gone).
@@ -43,13 +44,14 @@ fn serve_stdio(settings: Settings, parent: u32) -> ExitCode {
             request_stop(&stop, StopReason::OutputClosed);
         }
     };
-    let (writer, writer_thread) = match Writer::spawn(std::io::stdout(), on_closed) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("dify-bedrock: cannot start the output writer: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (writer, writer_thread) =
+        match Writer::spawn(std::io::stdout(), wire::DEFAULT_MAX_LINE_BYTES, on_closed) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("dify-bedrock: cannot start the output writer: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     logging::init_protocol(writer.clone());
     let catalog = match Catalog::embedded() {
         Ok(c) => c,

@@ -5,12 +5,13 @@
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::error::PluginError;
-use crate::wire::{self, MAX_LINE_BYTES, Request};
+use crate::wire::{self, Request};
 
 /// Answers one request: the runtime's view of the actions.
 pub trait Handler: Send + Sync + 'static {
@@ -33,6 +34,24 @@ enum Out {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Out>,
+    /// The longest line the reader accepts, newline included.
+    max_line: usize,
+}
+
+/// The receiving end of a [`Writer`]: the lines to deliver, in order.
+pub struct Lines {
+    rx: mpsc::Receiver<Out>,
+}
+
+impl Lines {
+    /// The next line (without its newline); `None` once the writer was closed or dropped.
+    pub fn poll_line(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Out::Line(line))) => Poll::Ready(Some(line)),
+            Poll::Ready(Some(Out::Close) | None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// The writer has stopped (its output is closed).
@@ -40,18 +59,25 @@ pub struct Writer {
 pub struct WriterClosed;
 
 impl Writer {
+    /// A writer whose lines the caller delivers from [`Lines`] (an HTTP response body).
+    pub fn channel(max_line: usize) -> (Writer, Lines) {
+        let (tx, rx) = mpsc::channel::<Out>(4096);
+        (Writer { tx, max_line }, Lines { rx })
+    }
+
     /// Starts the writer on its own OS thread: output is blocking I/O, and a thread of
     /// its own cannot be starved by request work on the async runtime. `on_closed` runs
     /// once if the output fails (the reader went away); the writer then stops.
     pub fn spawn<W, F>(
         mut out: W,
+        max_line: usize,
         on_closed: F,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)>
     where
         W: Write + Send + 'static,
         F: FnOnce(std::io::Error) + Send + 'static,
     {
-        let (tx, mut rx) = mpsc::channel::<Out>(4096);
+        let (writer, Lines { mut rx }) = Writer::channel(max_line);
         let handle = std::thread::Builder::new()
             .name("protocol-writer".into())
             .spawn(move || {
@@ -80,7 +106,12 @@ impl Writer {
                     }
                 }
             })?;
-        Ok((Writer { tx }, handle))
+        Ok((writer, handle))
+    }
+
+    /// The longest line the reader accepts, newline included.
+    pub fn max_line(&self) -> usize {
+        self.max_line
     }
 
     pub async fn send(&self, line: String) -> Result<(), WriterClosed> {
@@ -122,14 +153,21 @@ impl SessionSink {
         }
     }
 
-    /// Sends one `stream` item; refuses an item the daemon could not read.
+    /// The longest line the daemon reads: what one item may take.
+    pub fn max_line(&self) -> usize {
+        self.writer.max_line
+    }
+
+    /// Sends one `stream` item; refuses an item the daemon could not read (it would drop
+    /// the whole plugin over a line longer than its limit).
     pub async fn stream<T: Serialize>(&self, data: &T) -> Result<(), PluginError> {
         let line = wire::stream_line(&self.session_id, data);
-        if line.len() >= MAX_LINE_BYTES {
+        // The newline counts: the daemon's scanner needs room for it.
+        if line.len() >= self.writer.max_line {
             return Err(PluginError::internal(format!(
                 "the response is {} bytes, over the daemon's {} byte line limit",
-                line.len(),
-                MAX_LINE_BYTES
+                line.len() + 1,
+                self.writer.max_line
             )));
         }
         self.writer
@@ -175,9 +213,9 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn an_item_over_the_line_limit_is_refused() {
         let capture = Capture::default();
-        let (writer, thread) = Writer::spawn(capture.clone(), |_| {}).expect("writer");
+        let (writer, thread) = Writer::spawn(capture.clone(), 4096, |_| {}).expect("writer");
         let sink = SessionSink::new("big", writer.clone());
-        let huge = "x".repeat(MAX_LINE_BYTES);
+        let huge = "x".repeat(4096);
         let e = sink.stream(&huge).await.expect_err("too big");
         assert!(e.message.contains("line limit"), "{e}");
         sink.stream(&"small").await.expect("small item");
@@ -201,7 +239,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_closed_output_is_reported_once_and_stops_the_writer() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (writer, thread) = Writer::spawn(Broken, move |e| {
+        let (writer, thread) = Writer::spawn(Broken, 4096, move |e| {
             let _ = tx.send(e.kind());
         })
         .expect("writer");

@@ -24,9 +24,7 @@ use crate::media::{self, ImageType};
 use crate::prompt::ContentKind;
 use crate::session::SessionSink;
 
-/// What one answer line may hold: the daemon drops lines of 5 MiB or more. A float is
-/// at most ~15 bytes of JSON with its comma; 20 leaves room for the envelope.
-const LINE_BUDGET: u64 = 5_000_000;
+/// A float is at most ~15 bytes of JSON with its comma; 20 leaves room for the envelope.
 const BYTES_PER_FLOAT: u64 = 20;
 
 #[derive(Serialize)]
@@ -142,13 +140,16 @@ async fn call<'a>(
     })
 }
 
-/// Refuses a request whose answer could not fit in one line.
-fn check_line_budget(target: &Call, count: usize) -> Result<(), PluginError> {
+/// Refuses a request whose answer could not fit in one line of at most `max_line`
+/// bytes, before any call is paid for.
+fn check_line_budget(target: &Call, count: usize, max_line: usize) -> Result<(), PluginError> {
     let size = u64::from(target.vector_size.max(1));
-    let most = LINE_BUDGET / (size * BYTES_PER_FLOAT);
+    // Some room for the envelope and the usage object.
+    let budget = (max_line as u64).saturating_sub(4096);
+    let most = budget / (size * BYTES_PER_FLOAT);
     if count as u64 > most {
         return Err(PluginError::bad_request(format!(
-            "{count} vectors of {size} numbers do not fit in one answer (the plugin daemon's 5 MiB line limit); send at most {most} inputs per request to {}",
+            "{count} vectors of {size} numbers do not fit in one answer (the plugin daemon's line limit is {max_line} bytes); send at most {most} inputs per request to {}",
             target.label()
         )));
     }
@@ -219,7 +220,7 @@ async fn answer(
             target.label()
         )));
     }
-    check_line_budget(&target, inputs.len())?;
+    check_line_budget(&target, inputs.len(), sink.max_line())?;
     let pricing = decl.pricing.as_ref().or(target.facts_decl.pricing.as_ref());
     if inputs.is_empty() {
         let usage = EmbeddingUsage::new(0, pricing, started.elapsed());

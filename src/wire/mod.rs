@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use crate::error::PluginError;
 
-/// The daemon reads stdout with a 5 MiB line limit and kills the plugin on a longer line.
-pub const MAX_LINE_BYTES: usize = 5 * 1024 * 1024;
+/// The daemon's default line limit (`PLUGIN_RUNTIME_MAX_BUFFER_SIZE`): it drops the plugin
+/// over a longer line.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 5 * 1024 * 1024;
 
 /// A request from the daemon: one session to answer.
 #[derive(Debug)]
