@@ -1,6 +1,7 @@
-//! Embeds the plugin's declaration files (manifest, provider and model YAML) into the
-//! binary, so the binary serves the same declarations the daemon reads from the package
-//! even when the files are not beside it.
+//! Embeds the plugin's declaration files (manifest, provider and model YAML) and its
+//! `_assets` into the binary, so the binary serves the same declarations the daemon
+//! reads from the package even when the files are not beside it (remote debugging sends
+//! them, icons included, over its connection).
 
 use std::env;
 use std::fs;
@@ -12,7 +13,10 @@ fn main() -> io::Result<()> {
     let mut texts = vec![root.join("manifest.yaml")];
     collect(&root.join("provider"), &mut texts, &|p| has_ext(p, "yaml"))?;
     collect(&root.join("models"), &mut texts, &|p| has_ext(p, "yaml"))?;
+    let mut assets = Vec::new();
+    collect(&root.join("_assets"), &mut assets, &|_| true)?;
     texts.sort();
+    assets.sort();
 
     println!("cargo:rerun-if-changed=manifest.yaml");
     for dir in [
@@ -21,6 +25,7 @@ fn main() -> io::Result<()> {
         "models/llm",
         "models/text_embedding",
         "models/rerank",
+        "_assets",
     ] {
         println!("cargo:rerun-if-changed={dir}");
     }
@@ -33,6 +38,19 @@ fn main() -> io::Result<()> {
         out.push_str(&format!(
             "    ({:?}, include_str!({:?})),\n",
             relative(&root, path),
+            path.display().to_string()
+        ));
+    }
+    out.push_str("];\n/// Files of `_assets/`, as (file name, bytes).\npub static ASSET_FILES: &[(&str, &[u8])] = &[\n");
+    for path in &assets {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "    ({:?}, include_bytes!({:?})),\n",
+            name,
             path.display().to_string()
         ));
     }

@@ -127,7 +127,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let CheckArgs {
         model, model_type, ..
     } = args;
-    let settings = match Settings::load() {
+    let settings = match Settings::load(&[]) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dify-bedrock check: {e}");

@@ -6,12 +6,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use dify_bedrock::check::CheckArgs;
 use dify_bedrock::package::PackageArgs;
+use dify_bedrock::serve::ServeArgs;
 
 const ENVIRONMENT: &str = "\
-Environment (or a .env file in the working directory):
-  INSTALL_METHOD      local (default)
-  HEARTBEAT_INTERVAL  seconds between heartbeats (10)
+Environment (or a .env file in the working directory; see .env.example):
+  INSTALL_METHOD      local (default), remote or serverless
+  REMOTE_INSTALL_URL  remote: the daemon's debugging address, host:port
+  REMOTE_INSTALL_KEY  remote: the debugging key Dify shows
+  SERVERLESS_HOST     serverless: address to listen on (0.0.0.0)
+  SERVERLESS_PORT     serverless: port to listen on (8080)
+  HEARTBEAT_INTERVAL  seconds between heartbeats (10, at most 30)
   MAX_WORKER          requests served at once (1000)
+  MAX_REQUEST_TIMEOUT seconds a request may stay silent (300)
   RUST_LOG            log level and filters (info)";
 
 /// dify-bedrock — the Amazon Bedrock model provider for Dify
@@ -27,9 +33,10 @@ struct Cli {
 enum Command {
     /// Serve the plugin protocol (the default); the mode comes from INSTALL_METHOD
     ///
-    /// Serve the plugin protocol; the mode comes from INSTALL_METHOD (local: stdin/stdout,
-    /// as the Dify plugin daemon runs it).
-    Serve,
+    /// Serve the plugin protocol; the mode comes from INSTALL_METHOD or --install-method:
+    /// local (stdin/stdout, as the Dify plugin daemon runs an installed plugin), remote
+    /// (TCP to Dify's remote-debugging port) or serverless (an HTTP server).
+    Serve(ServeArgs),
     Package(PackageArgs),
     Check(CheckArgs),
     /// `dify-bedrock version`, as `--version` (kept from the hand-written parser).
@@ -41,7 +48,8 @@ fn main() -> ExitCode {
     // Read first, so a parent that dies during start-up is still noticed.
     let parent = std::os::unix::process::parent_id();
     match Cli::parse().command {
-        None | Some(Command::Serve) => dify_bedrock::serve::run(parent),
+        None => dify_bedrock::serve::run(ServeArgs::default(), parent),
+        Some(Command::Serve(args)) => dify_bedrock::serve::run(args, parent),
         Some(Command::Package(args)) => dify_bedrock::package::run(args),
         Some(Command::Check(args)) => dify_bedrock::check::run(args),
         Some(Command::Version) => {

@@ -5,9 +5,12 @@
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::error::PluginError;
@@ -109,9 +112,50 @@ impl Writer {
         Ok((writer, handle))
     }
 
-    /// The longest line the reader accepts, newline included.
-    pub fn max_line(&self) -> usize {
-        self.max_line
+    /// Starts the writer as a task on the async runtime, for outputs that are async
+    /// (a socket): what is queued goes out in one write, then a flush.
+    pub fn spawn_async<W, F>(
+        mut out: W,
+        max_line: usize,
+        on_closed: F,
+    ) -> (Writer, tokio::task::JoinHandle<()>)
+    where
+        W: AsyncWrite + Unpin + Send + 'static,
+        F: FnOnce(std::io::Error) + Send + 'static,
+    {
+        let (writer, Lines { mut rx }) = Writer::channel(max_line);
+        let task = tokio::spawn(async move {
+            let mut buf: Vec<u8> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                let mut closing = false;
+                let mut next = Some(first);
+                while let Some(msg) = next.take() {
+                    match msg {
+                        Out::Line(line) => {
+                            buf.extend_from_slice(line.as_bytes());
+                            buf.push(b'\n');
+                        }
+                        Out::Close => closing = true,
+                    }
+                    next = rx.try_recv().ok();
+                }
+                let written = async {
+                    out.write_all(&buf).await?;
+                    out.flush().await
+                }
+                .await;
+                buf.clear();
+                if let Err(e) = written {
+                    on_closed(e);
+                    return;
+                }
+                if closing {
+                    break;
+                }
+            }
+            let _ = out.shutdown().await;
+        });
+        (writer, task)
     }
 
     pub async fn send(&self, line: String) -> Result<(), WriterClosed> {
@@ -143,6 +187,34 @@ impl Writer {
 pub struct SessionSink {
     session_id: Arc<str>,
     writer: Writer,
+    activity: Activity,
+}
+
+/// When a session last sent something: the runtime ends sessions that go silent.
+#[derive(Clone)]
+pub struct Activity {
+    started: Instant,
+    /// Milliseconds after `started`.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            started: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The last time something was sent (the session's start before that).
+    pub fn last(&self) -> Instant {
+        self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
 }
 
 impl SessionSink {
@@ -150,7 +222,13 @@ impl SessionSink {
         SessionSink {
             session_id: session_id.into(),
             writer,
+            activity: Activity::new(),
         }
+    }
+
+    /// A handle on when this session last sent something.
+    pub fn activity(&self) -> Activity {
+        self.activity.clone()
     }
 
     /// The longest line the daemon reads: what one item may take.
@@ -170,6 +248,7 @@ impl SessionSink {
                 self.writer.max_line
             )));
         }
+        self.activity.touch();
         self.writer
             .send(line)
             .await

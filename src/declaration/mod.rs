@@ -29,6 +29,12 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 }
 
+/// Files of `_assets/` compiled into the binary, as (file name, bytes): remote debugging
+/// sends them to the daemon, which serves the icons from them.
+pub fn embedded_assets() -> &'static [(&'static str, &'static [u8])] {
+    embedded::ASSET_FILES
+}
+
 /// A declaration file that is missing or does not parse, with the file it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeclarationError {

@@ -8,10 +8,6 @@ use serde_json::{Value, json};
 
 use crate::error::PluginError;
 
-/// The daemon's default line limit (`PLUGIN_RUNTIME_MAX_BUFFER_SIZE`): it drops the plugin
-/// over a longer line.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 5 * 1024 * 1024;
-
 /// A request from the daemon: one session to answer.
 #[derive(Debug)]
 pub struct Request {
@@ -187,6 +183,20 @@ pub fn log_line(level: &str, message: &str, timestamp: f64) -> String {
         None,
         json!({"level": level, "message": message, "timestamp": timestamp}),
     )
+}
+
+/// A registration message of remote debugging (`handshake`, `manifest_declaration`,
+/// `model_declaration`, `asset_chunk`, `end`), sent before the protocol's events.
+pub fn registration_line<T: Serialize>(kind: &'static str, data: &T) -> String {
+    #[derive(Serialize)]
+    struct Registration<'a, T: Serialize> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        data: &'a T,
+    }
+    serde_json::to_string(&Registration { kind, data }).unwrap_or_else(|e| {
+        json!({"type": kind, "data": {"error": format!("serialisation failed: {e}")}}).to_string()
+    })
 }
 
 /// A top-level `error` event, for input that belongs to no session.

@@ -1,0 +1,78 @@
+//! The local mode of an installed plugin: requests on stdin, answers on stdout through
+//! one writer thread, logs as protocol `log` events, and an exit when the daemon (our
+//! parent) goes away.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::{async_runtime, catalog, log_notes, serve_options, stop_signals, wait_for_signal};
+use crate::actions::AppState;
+use crate::logging;
+use crate::runtime::{self, StopReason, request_stop};
+use crate::session::Writer;
+use crate::settings::Settings;
+
+pub fn run(settings: Settings, parent: u32) -> ExitCode {
+    let (stop, stop_rx) = runtime::stop_channel();
+    let on_closed = {
+        let stop = stop.clone();
+        move |e: std::io::Error| {
+            eprintln!("dify-bedrock: output closed ({e}); exiting");
+            request_stop(&stop, StopReason::OutputClosed);
+        }
+    };
+    let (writer, writer_thread) =
+        match Writer::spawn(std::io::stdout(), settings.local_max_line, on_closed) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("dify-bedrock: cannot start the output writer: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    logging::init_protocol(writer.clone());
+    log_notes(&settings);
+    let Some(catalog) = catalog() else {
+        return ExitCode::FAILURE;
+    };
+    let Some(rt) = async_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let reason = rt.block_on(async {
+        // Signal handlers are in place before the first heartbeat says we are ready.
+        let signals = stop_signals();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            wait_for_signal(signals).await;
+            request_stop(&on_signal, StopReason::Signal);
+        });
+        runtime::spawn_heartbeat(writer.clone(), settings.heartbeat_interval);
+        let on_parent_gone = stop.clone();
+        runtime::spawn_parent_watch(parent, move || {
+            eprintln!("dify-bedrock: parent process {parent} is gone; exiting");
+            request_stop(&on_parent_gone, StopReason::ParentGone);
+        });
+        let state = Arc::new(AppState::new(catalog, settings.network.clone()));
+        let reason = runtime::serve_lines(
+            tokio::io::stdin(),
+            writer.clone(),
+            state,
+            &serve_options(&settings, false),
+            stop_rx,
+        )
+        .await;
+        tracing::info!("stopping: {reason:?}");
+        writer.close().await;
+        reason
+    });
+    drop(stop);
+    let _ = writer_thread.join();
+    // Tokio's stdin reader sits in a blocking read that cannot be interrupted: do not
+    // wait for it when the input is still open (after a signal).
+    rt.shutdown_background();
+    match reason {
+        StopReason::EndOfInput | StopReason::Signal | StopReason::OutputClosed => ExitCode::SUCCESS,
+        StopReason::ReadError | StopReason::ParentGone | StopReason::Refused(_) => {
+            ExitCode::FAILURE
+        }
+    }
+}
