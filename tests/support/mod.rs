@@ -6,11 +6,14 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod daemon;
 pub mod daemon_rules;
+pub mod http;
 pub mod proxy;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -32,6 +35,8 @@ struct State {
     ended: HashSet<String>,
     heartbeats: Vec<Instant>,
     stdout_closed: bool,
+    /// Serverless answers that were not 200 OK.
+    http_failures: Vec<http::Response>,
 }
 
 struct Shared {
@@ -46,10 +51,30 @@ impl Shared {
     }
 }
 
+/// How the test talks to the plugin, as the daemon would in each mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// An installed plugin: requests on stdin, events on stdout.
+    Stdio,
+    /// Remote debugging: the plugin connects to a fake daemon and registers first.
+    Tcp,
+    /// Serverless: one HTTP request per session.
+    Http,
+}
+
+/// Where requests go.
+enum Link {
+    Stdio(Option<ChildStdin>),
+    Tcp(Option<TcpStream>),
+    Http(SocketAddr),
+}
+
 /// One running plugin process.
 pub struct Plugin {
     child: Child,
-    stdin: Option<ChildStdin>,
+    link: Link,
+    /// Remote debugging: what the plugin sent to register.
+    pub registration: Option<daemon::Registration>,
     shared: Arc<Shared>,
     stderr: Arc<Mutex<String>>,
     started: Instant,
@@ -101,6 +126,11 @@ impl Session {
 impl Plugin {
     /// Starts the plugin with a clean environment plus `env`.
     pub fn start_with(env: &[(&str, &str)]) -> Plugin {
+        Plugin::start_over(Transport::Stdio, env)
+    }
+
+    /// The binary with a clean environment: nothing of the test's own reaches it.
+    pub fn command(env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -110,7 +140,83 @@ impl Plugin {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Plugin::spawn(cmd)
+        cmd
+    }
+
+    /// Starts the plugin in the mode of `transport`, with a clean environment plus `env`,
+    /// and connects to it as the daemon would (for TCP: accepts its registration).
+    pub fn start_over(transport: Transport, env: &[(&str, &str)]) -> Plugin {
+        match transport {
+            Transport::Stdio => Plugin::spawn(Plugin::command(env)),
+            Transport::Tcp => {
+                let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake daemon");
+                let url = listener.local_addr().expect("address").to_string();
+                let mut cmd = Plugin::command(env);
+                cmd.env("INSTALL_METHOD", "remote")
+                    .env("REMOTE_INSTALL_URL", &url)
+                    .env("REMOTE_INSTALL_KEY", daemon::KEY);
+                let mut plugin = Plugin::spawn(cmd);
+                let (stream, registration) =
+                    daemon::accept(&listener, daemon::KEY, Duration::from_secs(20))
+                        .unwrap_or_else(|e| panic!("{e}; stderr: {}", plugin.stderr()));
+                plugin.attach_tcp(stream);
+                plugin.registration = Some(registration);
+                plugin
+            }
+            Transport::Http => {
+                let mut cmd = Plugin::command(env);
+                cmd.env("INSTALL_METHOD", "serverless")
+                    .env("SERVERLESS_HOST", "127.0.0.1")
+                    .env("SERVERLESS_PORT", "0");
+                let mut plugin = Plugin::spawn(cmd);
+                let addr = plugin.wait_listening(Duration::from_secs(20));
+                plugin.link = Link::Http(addr);
+                plugin
+            }
+        }
+    }
+
+    /// Reads events from `stream` and sends requests to it (after registration).
+    pub fn attach_tcp(&mut self, stream: TcpStream) {
+        let reader = stream.try_clone().expect("clone the socket");
+        let shared = self.shared.clone();
+        // A fresh connection: what the last one did not end is lost with it.
+        shared.lock().stdout_closed = false;
+        self.readers
+            .push(std::thread::spawn(move || read_stdout(reader, shared)));
+        self.link = Link::Tcp(Some(stream));
+    }
+
+    /// The serverless address the plugin logged it listens on.
+    fn wait_listening(&mut self, timeout: Duration) -> SocketAddr {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stderr = self.stderr();
+            if let Some(addr) = stderr
+                .split("on http://")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|a| a.parse().ok())
+            {
+                return addr;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the plugin exited ({status}) before listening: {stderr}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the plugin never listened: {stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The serverless address (HTTP transport only).
+    pub fn http_addr(&self) -> SocketAddr {
+        match self.link {
+            Link::Http(addr) => addr,
+            _ => panic!("not a serverless plugin"),
+        }
     }
 
     /// Starts any command that should speak the protocol (e.g. an installed package's
@@ -153,7 +259,8 @@ impl Plugin {
         let stdin = child.stdin.take();
         Plugin {
             child,
-            stdin,
+            link: Link::Stdio(stdin),
+            registration: None,
             shared,
             stderr,
             started,
@@ -181,12 +288,37 @@ impl Plugin {
         self.shared.lock().heartbeats.clone()
     }
 
-    /// Writes one raw line (a newline is added).
+    /// Writes one raw line (a newline is added); over HTTP, posts it as one request whose
+    /// answer is read in the background.
     pub fn send_raw(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin is open");
-        stdin.write_all(line.as_bytes()).expect("write");
-        stdin.write_all(b"\n").expect("write");
-        stdin.flush().expect("flush");
+        let out: &mut dyn Write = match &mut self.link {
+            Link::Stdio(stdin) => stdin.as_mut().expect("stdin is open"),
+            Link::Tcp(socket) => socket.as_mut().expect("connected"),
+            Link::Http(addr) => {
+                let (addr, shared, body) = (*addr, self.shared.clone(), line.to_string());
+                self.readers.push(std::thread::spawn(move || {
+                    let answer =
+                        http::post_invoke_streaming(addr, &body, |l| take_line(&shared, l));
+                    match answer {
+                        Ok(response) if response.status == 200 => {}
+                        Ok(response) => {
+                            shared.lock().http_failures.push(response);
+                            shared.changed.notify_all();
+                        }
+                        Err(e) => panic!("POST /invoke failed: {e}"),
+                    }
+                }));
+                return;
+            }
+        };
+        out.write_all(line.as_bytes()).expect("write");
+        out.write_all(b"\n").expect("write");
+        out.flush().expect("flush");
+    }
+
+    /// Serverless answers that were not 200 OK.
+    pub fn http_failures(&self) -> Vec<http::Response> {
+        self.shared.lock().http_failures.clone()
     }
 
     /// Sends a request for `action` with `fields` as the action payload; returns its session id.
@@ -302,9 +434,18 @@ impl Plugin {
             .collect()
     }
 
-    /// Closes stdin, as the daemon does when it stops an instance.
+    /// Closes stdin, as the daemon does when it stops an instance (or, for remote
+    /// debugging, drops the connection).
     pub fn close_stdin(&mut self) {
-        self.stdin.take();
+        match &mut self.link {
+            Link::Stdio(stdin) => drop(stdin.take()),
+            Link::Tcp(socket) => {
+                if let Some(s) = socket.take() {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
+                }
+            }
+            Link::Http(_) => {}
+        }
     }
 
     /// Waits for the process to exit.
@@ -391,35 +532,40 @@ fn read_stdout(stdout: impl Read, shared: Arc<Shared>) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        let text = line.trim_end_matches(['\n', '\r']);
-        if text.is_empty() {
-            continue;
-        }
-        let mut st = shared.lock();
-        match serde_json::from_str::<Value>(text) {
-            Ok(v) => {
-                match v["event"].as_str() {
-                    Some("heartbeat") => st.heartbeats.push(Instant::now()),
-                    Some("session") => {
-                        if let Some(id) = v["session_id"].as_str() {
-                            if v["data"]["type"] == "end" {
-                                st.ended.insert(id.to_string());
-                            }
-                            st.sessions
-                                .entry(id.to_string())
-                                .or_default()
-                                .push(v.clone());
-                        }
-                    }
-                    _ => {}
-                }
-                st.lines.push(v);
-            }
-            Err(_) => st.junk.push(text.to_string()),
-        }
-        drop(st);
-        shared.changed.notify_all();
+        take_line(&shared, &line);
     }
     shared.lock().stdout_closed = true;
+    shared.changed.notify_all();
+}
+
+/// Files one line the plugin wrote.
+fn take_line(shared: &Shared, line: &str) {
+    let text = line.trim_end_matches(['\n', '\r']);
+    if text.is_empty() {
+        return;
+    }
+    let mut st = shared.lock();
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => {
+            match v["event"].as_str() {
+                Some("heartbeat") => st.heartbeats.push(Instant::now()),
+                Some("session") => {
+                    if let Some(id) = v["session_id"].as_str() {
+                        if v["data"]["type"] == "end" {
+                            st.ended.insert(id.to_string());
+                        }
+                        st.sessions
+                            .entry(id.to_string())
+                            .or_default()
+                            .push(v.clone());
+                    }
+                }
+                _ => {}
+            }
+            st.lines.push(v);
+        }
+        Err(_) => st.junk.push(text.to_string()),
+    }
+    drop(st);
     shared.changed.notify_all();
 }
