@@ -141,7 +141,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    crate::logging::init_stderr();
+    crate::logging::init_stderr(settings.log_filter.as_deref());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,8 +15,12 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::session::Writer;
 use crate::wire;
 
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+/// `RUST_LOG` as the settings read it (environment or `.env`); `info` when unset or
+/// not understood.
+fn filter(directives: Option<&str>) -> EnvFilter {
+    directives
+        .and_then(|d| EnvFilter::try_new(d).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"))
 }
 
 /// The AWS SDK and its HTTP stack dump whole requests, configurations and credential
@@ -28,18 +32,18 @@ fn is_safe(meta: &tracing::Metadata<'_>) -> bool {
 }
 
 /// Sends logs as protocol `log` events through the writer.
-pub fn init_protocol(writer: Writer) {
+pub fn init_protocol(writer: Writer, directives: Option<&str>) {
     let _ = tracing_subscriber::registry()
-        .with(filter())
+        .with(filter(directives))
         .with(ProtocolLogLayer { writer }.with_filter(FilterFn::new(is_safe)))
         .try_init();
     install_panic_hook();
 }
 
 /// Sends logs to stderr (command-line use, remote debugging, serverless).
-pub fn init_stderr() {
+pub fn init_stderr(directives: Option<&str>) {
     let _ = tracing_subscriber::registry()
-        .with(filter())
+        .with(filter(directives))
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)

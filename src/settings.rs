@@ -71,6 +71,8 @@ pub struct Settings {
     pub serverless: ServerlessSettings,
     /// Timeouts and retries of calls to AWS.
     pub network: NetworkSettings,
+    /// `RUST_LOG`: log level and filters.
+    pub log_filter: Option<String>,
     /// What was adjusted (a value clamped into range), to log once logging is set up.
     pub notes: Vec<String>,
 }
@@ -191,6 +193,7 @@ impl Settings {
                     .max(1),
             },
             network,
+            log_filter: vars.get("RUST_LOG").map(str::to_string),
             notes,
         })
     }

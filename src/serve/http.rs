@@ -40,7 +40,7 @@ struct Server {
 }
 
 pub fn run(settings: Settings) -> ExitCode {
-    logging::init_stderr();
+    logging::init_stderr(settings.log_filter.as_deref());
     log_notes(&settings);
     let Some(catalog) = catalog() else {
         return ExitCode::FAILURE;

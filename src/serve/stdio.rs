@@ -29,7 +29,7 @@ pub fn run(settings: Settings, parent: u32) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-    logging::init_protocol(writer.clone());
+    logging::init_protocol(writer.clone(), settings.log_filter.as_deref());
     log_notes(&settings);
     let Some(catalog) = catalog() else {
         return ExitCode::FAILURE;

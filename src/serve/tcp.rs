@@ -31,7 +31,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn run(settings: Settings) -> ExitCode {
     // The daemon discards `log` events from a debugged plugin: the developer's terminal
     // is where logs are read.
-    logging::init_stderr();
+    logging::init_stderr(settings.log_filter.as_deref());
     log_notes(&settings);
     let Some(catalog) = catalog() else {
         return ExitCode::FAILURE;
