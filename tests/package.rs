@@ -5,9 +5,10 @@
 //! (`decoder/verifier.go`, re-implemented here, cross-checked with openssl), then
 //! installs it as the daemon's local runtime does (reference dify-protocol.md §6, §7):
 //! unzip with 0644 modes into `<author>/<name>-<version>@<checksum>`, `uv venv`,
-//! `uv pip install -r requirements.txt`, compileall, then `.venv/bin/python -m main` with
-//! INSTALL_METHOD=local, waits for the first heartbeat and runs an `invoke_llm` against
-//! the Bedrock test double. The aarch64 binary is started under qemu user emulation.
+//! `uv pip install -r requirements.txt` (offline), compileall, then
+//! `.venv/bin/python -m main` with INSTALL_METHOD=local, waits for the first heartbeat and
+//! runs an `invoke_llm` against the Bedrock test double. The aarch64 binary is started
+//! under qemu user emulation. requirements.txt must give the daemon an SDK version.
 //!
 //! The binaries are the static musl builds of `packaging/build-binaries.sh`, which
 //! `.ci/run` runs first; a test run without them builds them with the same script, and
@@ -843,17 +844,46 @@ fn install_like_the_daemon(pkg: &Path, plugin_working_path: &Path) -> PathBuf {
     // The daemon prefers pyproject.toml; this package must go the requirements.txt way.
     assert!(!workdir.join("pyproject.toml").exists());
     assert!(workdir.join("requirements.txt").is_file());
-    // `uv pip install -r requirements.txt` with the daemon's environment for uv.
-    run_ok(
-        Command::new(&uv)
-            .args(["pip", "install", "-r", "requirements.txt"])
+    // `uv pip install -r requirements.txt -vvv` (-vvv: PIP_VERBOSE, on by default) with
+    // the daemon's environment for uv, and no network: uv offline, its index and every
+    // proxy on a refused port. A daemon without internet access must install it too.
+    let uv_offline = |args: &[&str]| {
+        let refused = refused_url();
+        let mut cmd = Command::new(&uv);
+        cmd.args(args)
             .current_dir(&workdir)
             .env_clear()
             .env("VIRTUAL_ENV", workdir.join(".venv"))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("UV_CACHE_DIR", plugin_working_path.join(".uv-cache")),
-        "uv pip install -r requirements.txt",
+            .env("UV_CACHE_DIR", plugin_working_path.join(".uv-cache"))
+            .env("UV_OFFLINE", "1")
+            .env("UV_DEFAULT_INDEX", format!("{refused}/simple"))
+            .env("HTTP_PROXY", &refused)
+            .env("HTTPS_PROXY", &refused)
+            .env("ALL_PROXY", &refused);
+        cmd
+    };
+    run_ok(
+        &mut uv_offline(&["pip", "install", "-r", "requirements.txt", "-vvv"]),
+        "uv pip install -r requirements.txt, offline",
     );
+    let o = run_ok(&mut uv_offline(&["pip", "freeze"]), "uv pip freeze");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "",
+        "requirements.txt installed packages"
+    );
+    // The same environment does refuse a real dependency: the check above has teeth.
+    fs::write(workdir.join("needs-a-package.txt"), "six==1.16.0\n").expect("write");
+    let o = uv_offline(&["pip", "install", "-r", "needs-a-package.txt"])
+        .output()
+        .expect("run uv");
+    assert!(
+        !o.status.success(),
+        "uv installed a package without the network: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    fs::remove_file(workdir.join("needs-a-package.txt")).expect("rm");
     let python = workdir.join(".venv/bin/python");
     // The daemon pre-compiles the plugin (a failure is only logged there; ours must compile).
     run_ok(
@@ -865,6 +895,14 @@ fn install_like_the_daemon(pkg: &Path, plugin_working_path: &Path) -> PathBuf {
     fs::create_dir_all(workdir.join(".venv/dify")).expect("mkdir");
     fs::write(workdir.join(".venv/dify/plugin.json"), r#"{"timestamp":0}"#).expect("write");
     workdir
+}
+
+/// An http URL on 127.0.0.1 where nothing listens: every connection to it is refused.
+fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
@@ -1066,5 +1104,77 @@ fn main_py_hands_over_to_the_binary_for_the_machine() {
     assert!(
         err.contains("has no aarch64 binary") && err.contains("dify-bedrock-x86_64-linux-musl"),
         "{err}"
+    );
+}
+
+/// The daemon's pattern for the SDK version in requirements.txt, tried first
+/// (`local_runtime/patch.go::getPluginSdkVersion`). It has nothing Python's `re` and
+/// Go's RE2 read differently.
+const DAEMON_SDK_VERSION_RE: &str = r"(?:dify[_-]plugin)(?:~=|==)([0-9.a-z]+)";
+
+/// The version the daemon reads from a dependency file with that pattern, if any.
+fn daemon_sdk_version(text: &str) -> Option<String> {
+    let script = "import re, sys\nm = re.search(sys.argv[1], sys.stdin.read())\nprint(m.group(1) if m else '', end='')";
+    let mut child = Command::new("python3")
+        .args(["-c", script, DAEMON_SDK_VERSION_RE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let o = child.wait_with_output().expect("python3");
+    assert!(o.status.success());
+    let version = String::from_utf8(o.stdout).expect("utf-8");
+    (!version.is_empty()).then_some(version)
+}
+
+#[test]
+fn requirements_txt_gives_the_daemon_an_sdk_version_and_asks_for_nothing() {
+    // The matcher reads as the daemon does: no spaces around ==, case matters.
+    for (text, want) in [
+        ("dify_plugin==0.10.1\n", Some("0.10.1")),
+        ("x\n# dify-plugin~=0.2.0 y", Some("0.2.0")),
+        ("dify_plugin == 0.10.1", None),
+        ("dify_plugin>=0.5.0", None),
+        ("Dify_Plugin==0.5.0", None),
+    ] {
+        assert_eq!(daemon_sdk_version(text).as_deref(), want, "{text:?}");
+    }
+
+    let (entries, _, _) = read_package(unsigned());
+    let reqs = String::from_utf8(entry(&entries, "requirements.txt").data.clone()).expect("utf-8");
+    let version = daemon_sdk_version(&reqs).unwrap_or_else(|| {
+        panic!("the daemon finds no SDK version in requirements.txt (it logs an ERROR at every launch):\n{reqs}")
+    });
+    // A plain release the daemon's go-version parses; from 0.1.1 on it patches nothing.
+    let parts: Vec<u64> = version
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("{version:?} is not a plain version"))
+        })
+        .collect();
+    assert!(
+        parts >= vec![0, 1, 1],
+        "{version} < 0.1.1: the daemon would patch the SDK"
+    );
+    // The comment names the SDK the conformance test checks the plugin with.
+    let pinned =
+        fs::read_to_string(root().join("tests/conformance/requirements.txt")).expect("read");
+    assert_eq!(
+        daemon_sdk_version(&pinned).as_deref(),
+        Some(version.as_str()),
+        "packaging/requirements.txt names another SDK than tests/conformance/requirements.txt"
+    );
+    // Still a comment: nothing to install.
+    assert!(
+        reqs.lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')),
+        "{reqs}"
     );
 }
