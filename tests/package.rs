@@ -5,9 +5,12 @@
 //! (`decoder/verifier.go`, re-implemented here, cross-checked with openssl), then
 //! installs it as the daemon's local runtime does (reference dify-protocol.md §6, §7):
 //! unzip with 0644 modes into `<author>/<name>-<version>@<checksum>`, `uv venv`,
-//! `uv pip install -r requirements.txt`, compileall, then `.venv/bin/python -m main` with
-//! INSTALL_METHOD=local, waits for the first heartbeat and runs an `invoke_llm` against
-//! the Bedrock test double. The aarch64 binary is started under qemu user emulation.
+//! `uv pip install -r requirements.txt` (offline), compileall, then
+//! `.venv/bin/python -m main` with INSTALL_METHOD=local, waits for the first heartbeat and
+//! runs an `invoke_llm` against the Bedrock test double. The aarch64 binary is started
+//! under qemu user emulation. `main.py` is also run where it cannot run the binary from
+//! the disk, and must run it from memory; requirements.txt must give the daemon an SDK
+//! version.
 //!
 //! The binaries are the static musl builds of `packaging/build-binaries.sh`, which
 //! `.ci/run` runs first; a test run without them builds them with the same script, and
@@ -843,17 +846,46 @@ fn install_like_the_daemon(pkg: &Path, plugin_working_path: &Path) -> PathBuf {
     // The daemon prefers pyproject.toml; this package must go the requirements.txt way.
     assert!(!workdir.join("pyproject.toml").exists());
     assert!(workdir.join("requirements.txt").is_file());
-    // `uv pip install -r requirements.txt` with the daemon's environment for uv.
-    run_ok(
-        Command::new(&uv)
-            .args(["pip", "install", "-r", "requirements.txt"])
+    // `uv pip install -r requirements.txt -vvv` (-vvv: PIP_VERBOSE, on by default) with
+    // the daemon's environment for uv, and no network: uv offline, its index and every
+    // proxy on a refused port. A daemon without internet access must install it too.
+    let uv_offline = |args: &[&str]| {
+        let refused = refused_url();
+        let mut cmd = Command::new(&uv);
+        cmd.args(args)
             .current_dir(&workdir)
             .env_clear()
             .env("VIRTUAL_ENV", workdir.join(".venv"))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("UV_CACHE_DIR", plugin_working_path.join(".uv-cache")),
-        "uv pip install -r requirements.txt",
+            .env("UV_CACHE_DIR", plugin_working_path.join(".uv-cache"))
+            .env("UV_OFFLINE", "1")
+            .env("UV_DEFAULT_INDEX", format!("{refused}/simple"))
+            .env("HTTP_PROXY", &refused)
+            .env("HTTPS_PROXY", &refused)
+            .env("ALL_PROXY", &refused);
+        cmd
+    };
+    run_ok(
+        &mut uv_offline(&["pip", "install", "-r", "requirements.txt", "-vvv"]),
+        "uv pip install -r requirements.txt, offline",
     );
+    let o = run_ok(&mut uv_offline(&["pip", "freeze"]), "uv pip freeze");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "",
+        "requirements.txt installed packages"
+    );
+    // The same environment does refuse a real dependency: the check above has teeth.
+    fs::write(workdir.join("needs-a-package.txt"), "six==1.16.0\n").expect("write");
+    let o = uv_offline(&["pip", "install", "-r", "needs-a-package.txt"])
+        .output()
+        .expect("run uv");
+    assert!(
+        !o.status.success(),
+        "uv installed a package without the network: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    fs::remove_file(workdir.join("needs-a-package.txt")).expect("rm");
     let python = workdir.join(".venv/bin/python");
     // The daemon pre-compiles the plugin (a failure is only logged there; ours must compile).
     run_ok(
@@ -865,6 +897,14 @@ fn install_like_the_daemon(pkg: &Path, plugin_working_path: &Path) -> PathBuf {
     fs::create_dir_all(workdir.join(".venv/dify")).expect("mkdir");
     fs::write(workdir.join(".venv/dify/plugin.json"), r#"{"timestamp":0}"#).expect("write");
     workdir
+}
+
+/// An http URL on 127.0.0.1 where nothing listens: every connection to it is refused.
+fn refused_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
 }
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
@@ -1067,4 +1107,306 @@ fn main_py_hands_over_to_the_binary_for_the_machine() {
         err.contains("has no aarch64 binary") && err.contains("dify-bedrock-x86_64-linux-musl"),
         "{err}"
     );
+}
+
+/// The daemon's pattern for the SDK version in requirements.txt, tried first
+/// (`local_runtime/patch.go::getPluginSdkVersion`). It has nothing Python's `re` and
+/// Go's RE2 read differently.
+const DAEMON_SDK_VERSION_RE: &str = r"(?:dify[_-]plugin)(?:~=|==)([0-9.a-z]+)";
+
+/// The version the daemon reads from a dependency file with that pattern, if any.
+fn daemon_sdk_version(text: &str) -> Option<String> {
+    let script = "import re, sys\nm = re.search(sys.argv[1], sys.stdin.read())\nprint(m.group(1) if m else '', end='')";
+    let mut child = Command::new("python3")
+        .args(["-c", script, DAEMON_SDK_VERSION_RE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let o = child.wait_with_output().expect("python3");
+    assert!(o.status.success());
+    let version = String::from_utf8(o.stdout).expect("utf-8");
+    (!version.is_empty()).then_some(version)
+}
+
+#[test]
+fn requirements_txt_gives_the_daemon_an_sdk_version_and_asks_for_nothing() {
+    // The matcher reads as the daemon does: no spaces around ==, case matters.
+    for (text, want) in [
+        ("dify_plugin==0.10.1\n", Some("0.10.1")),
+        ("x\n# dify-plugin~=0.2.0 y", Some("0.2.0")),
+        ("dify_plugin == 0.10.1", None),
+        ("dify_plugin>=0.5.0", None),
+        ("Dify_Plugin==0.5.0", None),
+    ] {
+        assert_eq!(daemon_sdk_version(text).as_deref(), want, "{text:?}");
+    }
+
+    let (entries, _, _) = read_package(unsigned());
+    let reqs = String::from_utf8(entry(&entries, "requirements.txt").data.clone()).expect("utf-8");
+    let version = daemon_sdk_version(&reqs).unwrap_or_else(|| {
+        panic!("the daemon finds no SDK version in requirements.txt (it logs an ERROR at every launch):\n{reqs}")
+    });
+    // A plain release the daemon's go-version parses; from 0.1.1 on it patches nothing.
+    let parts: Vec<u64> = version
+        .split('.')
+        .map(|p| {
+            p.parse()
+                .unwrap_or_else(|_| panic!("{version:?} is not a plain version"))
+        })
+        .collect();
+    assert!(
+        parts >= vec![0, 1, 1],
+        "{version} < 0.1.1: the daemon would patch the SDK"
+    );
+    // The comment names the SDK the conformance test checks the plugin with.
+    let pinned =
+        fs::read_to_string(root().join("tests/conformance/requirements.txt")).expect("read");
+    assert_eq!(
+        daemon_sdk_version(&pinned).as_deref(),
+        Some(version.as_str()),
+        "packaging/requirements.txt names another SDK than tests/conformance/requirements.txt"
+    );
+    // Still a comment: nothing to install.
+    assert!(
+        reqs.lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')),
+        "{reqs}"
+    );
+}
+
+/// The host build, stripped, standing in for the package's musl binary where main.py
+/// really hands over to it (the unstripped debug build is ten times the size).
+fn stand_in_binary() -> &'static Path {
+    static STAND_IN: OnceLock<PathBuf> = OnceLock::new();
+    STAND_IN.get_or_init(|| {
+        let path = scratch("stand-in").join("dify-bedrock");
+        fs::copy(BIN, &path).expect("copy the host binary");
+        if !Command::new("strip")
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            note!("package test: no strip; main.py tests copy the unstripped binary");
+        }
+        path
+    })
+}
+
+/// A directory laid out as the installed package's main.py sees it: main.py and this
+/// machine's binary, unpacked 0644 as the daemon does. Returns the binary's path.
+fn main_py_dir(dir: &Path) -> PathBuf {
+    fs::copy(root().join("packaging/main.py"), dir.join("main.py")).expect("copy main.py");
+    fs::create_dir_all(dir.join("bin")).expect("mkdir");
+    let bin = dir.join(format!(
+        "bin/dify-bedrock-{}-linux-musl",
+        std::env::consts::ARCH
+    ));
+    fs::copy(stand_in_binary(), &bin).expect("copy the binary");
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o644)).expect("chmod");
+    bin
+}
+
+/// `python3 -c` that runs `prelude` (to break something), then main.py as the daemon
+/// would (`-m main`, no arguments), with the daemon's environment plus a marker.
+fn main_py_command(dir: &Path, prelude: &str) -> Command {
+    let script = format!(
+        "import errno, os, runpy, sys\n{prelude}\nsys.argv = ['main.py']\nrunpy.run_path('main.py', run_name='__main__')\n"
+    );
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", &script])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("INSTALL_METHOD", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DIFY_BEDROCK_TEST_MARKER", "kept");
+    cmd
+}
+
+/// chmod refused, as on a read-only mount.
+const CHMOD_FAILS: &str = "def chmod(path, *args, **kwargs):
+    raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+os.chmod = chmod";
+
+/// chmod works but executing from the disk is refused, as on a noexec mount.
+const EXEC_FROM_DISK_FAILS: &str = "real_execv = os.execv
+def execv(path, argv):
+    if str(path).endswith('-linux-musl'):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES), path)
+    real_execv(path, argv)
+os.execv = execv";
+
+#[test]
+fn main_py_runs_the_binary_from_memory_where_it_cannot_run_it_from_disk() {
+    let arch = std::env::consts::ARCH;
+    for (case, prelude, cause, mode) in [
+        ("read-only", CHMOD_FAILS, "cannot make it executable", 0o644),
+        (
+            "noexec",
+            EXEC_FROM_DISK_FAILS,
+            "cannot execute it where it is",
+            0o755,
+        ),
+    ] {
+        let dir = scratch(&format!("main-py-memory-{case}"));
+        let bin = main_py_dir(&dir);
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64();
+        let mut p = Plugin::spawn(main_py_command(&dir, prelude));
+        let ready = p.wait_first_heartbeat(Duration::from_secs(60));
+        note!("package test: {case}: first heartbeat {ready:?} after main.py, from memory");
+
+        // One log line before anything else, in the daemon's format, at WARNING.
+        let (lines, junk) = p.stdout_lines();
+        assert!(junk.is_empty(), "{case}: non-JSON on stdout: {junk:?}");
+        let log = &lines[0];
+        assert_eq!(log["event"], "log", "{case}: {lines:?}");
+        assert_eq!(log["session_id"], Value::Null, "{case}");
+        assert_eq!(log["data"]["level"], "WARNING", "{case}");
+        let message = log["data"]["message"].as_str().expect("message");
+        assert!(
+            message.contains(&bin.display().to_string())
+                && message.contains(cause)
+                && message.contains("in-memory copy"),
+            "{case}: {message}"
+        );
+        let timestamp = log["data"]["timestamp"]
+            .as_f64()
+            .expect("a float timestamp");
+        assert!((timestamp - started).abs() < 60.0, "{case}: {timestamp}");
+        let warnings = lines
+            .iter()
+            .filter(|l| l.to_string().contains("in-memory copy"))
+            .count();
+        assert_eq!(warnings, 1, "{case}: {lines:?}");
+        let stderr = p.stderr();
+        assert!(
+            stderr.contains("dify-bedrock: ") && stderr.contains(cause),
+            "{case}: {stderr}"
+        );
+
+        // The same process (python3's pid, pipes and environment) runs the binary from
+        // memory, under the binary's name.
+        let pid = p.pid();
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).expect("read /proc/pid/exe");
+        assert!(
+            exe.to_string_lossy()
+                .starts_with(&format!("/memfd:dify-bedrock-{arch}-linux-musl")),
+            "{case}: runs {}",
+            exe.display()
+        );
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).expect("read cmdline");
+        let argv0 = cmdline.split(|b| *b == 0).next().expect("argv[0]");
+        assert_eq!(argv0, bin.as_os_str().as_encoded_bytes(), "{case}: argv[0]");
+        let environ = fs::read(format!("/proc/{pid}/environ")).expect("read environ");
+        assert!(
+            environ
+                .split(|b| *b == 0)
+                .any(|v| v == b"DIFY_BEDROCK_TEST_MARKER=kept"),
+            "{case}: the environment was not kept"
+        );
+        let on_disk = fs::metadata(&bin).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(on_disk, mode, "{case}: the binary's mode on disk");
+
+        let s = p.call(
+            "get_ai_model_schemas",
+            json!({"provider": "bedrock", "model": NOVA, "model_type": "llm", "credentials": {}}),
+        );
+        assert_eq!(s.result()["model_schema"]["model"], NOVA, "{case}");
+
+        p.close_stdin();
+        let status = p
+            .wait_exit(Duration::from_secs(10))
+            .expect("exits after stdin closes");
+        assert!(
+            status.success(),
+            "{case}: {status:?}; stderr: {}",
+            p.stderr()
+        );
+    }
+}
+
+#[test]
+fn main_py_runs_the_binary_from_disk_when_it_can_and_says_nothing() {
+    let dir = scratch("main-py-disk");
+    let bin = main_py_dir(&dir);
+    let mut p = Plugin::spawn(main_py_command(&dir, ""));
+    p.wait_first_heartbeat(Duration::from_secs(60));
+    let exe = fs::read_link(format!("/proc/{}/exe", p.pid())).expect("read /proc/pid/exe");
+    assert_eq!(exe, bin);
+    let mode = fs::metadata(&bin).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755);
+    let s = p.call(
+        "get_ai_model_schemas",
+        json!({"provider": "bedrock", "model": NOVA, "model_type": "llm", "credentials": {}}),
+    );
+    assert_eq!(s.result()["model_schema"]["model"], NOVA);
+    // No warning: the binary's heartbeat is the first line.
+    let (lines, junk) = p.stdout_lines();
+    assert!(junk.is_empty(), "{junk:?}");
+    assert_eq!(lines[0]["event"], "heartbeat", "{lines:?}");
+    p.close_stdin();
+    assert!(
+        p.wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    assert_eq!(p.stderr(), "");
+}
+
+#[test]
+fn main_py_fails_clearly_when_the_binary_cannot_run_from_memory_either() {
+    for (case, prelude, says, logged) in [
+        (
+            "no memfd",
+            "def memfd_create(*args):
+    raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+os.memfd_create = memfd_create",
+            "and cannot copy it to memory",
+            false,
+        ),
+        (
+            "memfd not executable",
+            "def refused(*args):
+    raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+os.execve = refused
+os.execv = refused",
+            "nor its in-memory copy",
+            true,
+        ),
+    ] {
+        let dir = scratch(&format!("main-py-fails-{}", case.replace(' ', "-")));
+        let bin = main_py_dir(&dir);
+        let o = main_py_command(&dir, &format!("{CHMOD_FAILS}\n{prelude}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run python3");
+        assert_eq!(o.status.code(), Some(1), "{case}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("dify-bedrock: cannot start {}: ", bin.display()))
+                && last.contains("cannot make it executable")
+                && last.contains(says),
+            "{case}: {stderr}"
+        );
+        // The warning is only written once an in-memory copy exists to run.
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            stdout.contains(r#""event": "log""#),
+            logged,
+            "{case}: {stdout}"
+        );
+        for line in stdout.lines() {
+            serde_json::from_str::<Value>(line).expect("only JSON lines on stdout");
+        }
+    }
 }
