@@ -63,7 +63,8 @@ fn a_refused_declaration_is_reported_with_the_daemons_multi_line_text() {
     assert!(!status.success());
     let stderr = p.stderr();
     assert!(
-        stderr.contains("invalid manifest detected") && stderr.contains("Field validation for 'Name'"),
+        stderr.contains("invalid manifest detected")
+            && stderr.contains("Field validation for 'Name'"),
         "{stderr}"
     );
 }
@@ -83,7 +84,11 @@ fn a_dropped_connection_is_made_again_with_the_same_registration() {
     let dropped = Instant::now();
     p.close_stdin();
     let (second, reg2) = daemon::accept(&listener, daemon::KEY, SECS(20)).expect("registers again");
-    assert!(dropped.elapsed() < SECS(10), "reconnected after {:?}", dropped.elapsed());
+    assert!(
+        dropped.elapsed() < SECS(10),
+        "reconnected after {:?}",
+        dropped.elapsed()
+    );
     assert_eq!(reg1.kinds, reg2.kinds);
     assert_eq!(reg1.manifest, reg2.manifest);
     assert_eq!(reg1.provider, reg2.provider);
@@ -98,7 +103,10 @@ fn a_dropped_connection_is_made_again_with_the_same_registration() {
     // Heartbeats flow on the new connection.
     let before = p.heartbeats().len();
     std::thread::sleep(SECS(2));
-    assert!(p.heartbeats().len() > before, "no heartbeat after reconnecting");
+    assert!(
+        p.heartbeats().len() > before,
+        "no heartbeat after reconnecting"
+    );
 }
 
 #[test]
@@ -118,8 +126,9 @@ fn a_daemon_that_stays_away_is_given_up_on() {
     assert!(started.elapsed() >= SECS(3), "{:?}", started.elapsed());
     let stderr = p.stderr();
     assert!(
-        stderr.contains(&format!("could not keep a connection to the Dify plugin daemon at {url}"))
-            && stderr.contains("3 tries"),
+        stderr.contains(&format!(
+            "could not keep a connection to the Dify plugin daemon at {url}"
+        )) && stderr.contains("3 tries"),
         "{stderr}"
     );
 }
@@ -132,5 +141,9 @@ fn remote_mode_needs_its_key() {
     ]));
     let status = p.wait_exit(SECS(10)).expect("exits");
     assert_eq!(status.code(), Some(2));
-    assert!(p.stderr().contains("REMOTE_INSTALL_KEY is required"), "{}", p.stderr());
+    assert!(
+        p.stderr().contains("REMOTE_INSTALL_KEY is required"),
+        "{}",
+        p.stderr()
+    );
 }

@@ -31,12 +31,25 @@ fn health_and_routes() {
     assert_eq!(http::get(addr, "/nowhere").expect("404").status, 404);
     assert_eq!(http::get(addr, "/invoke").expect("405").status, 405);
     // A body that is not a request: a 400 whose error the daemon shows.
-    let r = http::request(addr, "POST", "/invoke", &[], Body::Fixed(b"not json"), |_| {})
-        .expect("400");
+    let r = http::request(
+        addr,
+        "POST",
+        "/invoke",
+        &[],
+        Body::Fixed(b"not json"),
+        |_| {},
+    )
+    .expect("400");
     assert_eq!(r.status, 400);
     let e: Value = serde_json::from_str(&r.body).expect("json error");
     assert_eq!(e["errorType"], "InvalidRequest");
-    assert!(e["errorMessage"].as_str().unwrap_or("").contains("not JSON"), "{e}");
+    assert!(
+        e["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not JSON"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -57,15 +70,16 @@ fn one_session_per_request_streamed_as_lines() {
     .to_string();
     let mut arrivals = Vec::new();
     let started = Instant::now();
-    let r = http::post_invoke_streaming(p.http_addr(), &line, |_| {
-        arrivals.push(started.elapsed())
-    })
-    .expect("invoke");
+    let r = http::post_invoke_streaming(p.http_addr(), &line, |_| arrivals.push(started.elapsed()))
+        .expect("invoke");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
     let lines = events(&r.body);
     assert!(lines.iter().all(|l| l["session_id"] == "s-stream"));
-    assert_eq!(lines.last().map(|l| &l["data"]["type"]), Some(&json!("end")));
+    assert_eq!(
+        lines.last().map(|l| &l["data"]["type"]),
+        Some(&json!("end"))
+    );
     let text: String = lines
         .iter()
         .filter_map(|l| l["data"]["data"]["delta"]["message"]["content"].as_str())
@@ -91,7 +105,9 @@ fn many_streams_at_once() {
                 llm_request(
                     NOVA,
                     &creds,
-                    user(&format!(r#"n{i} [[double: {{"text": "answer {i}", "deltas": 5, "delay_ms": 100}}]]"#)),
+                    user(&format!(
+                        r#"n{i} [[double: {{"text": "answer {i}", "deltas": 5, "delay_ms": 100}}]]"#
+                    )),
                     true,
                     json!({}),
                 ),
@@ -125,7 +141,13 @@ fn a_body_over_the_limit_is_refused_with_a_clear_error() {
     let big = envelope(
         "s-big",
         "invoke_llm",
-        llm_request(NOVA, &json!({}), user(&"x".repeat(200_000)), true, json!({})),
+        llm_request(
+            NOVA,
+            &json!({}),
+            user(&"x".repeat(200_000)),
+            true,
+            json!({}),
+        ),
     )
     .to_string();
     for body in [Body::Chunked(big.as_bytes()), Body::Fixed(big.as_bytes())] {
@@ -175,9 +197,15 @@ fn sigterm_lets_streams_in_flight_finish() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let r = client.join().expect("thread").expect("the stream completed");
+    let r = client
+        .join()
+        .expect("thread")
+        .expect("the stream completed");
     let lines = events(&r.body);
-    assert_eq!(lines.last().map(|l| &l["data"]["type"]), Some(&json!("end")));
+    assert_eq!(
+        lines.last().map(|l| &l["data"]["type"]),
+        Some(&json!("end"))
+    );
     let text: String = lines
         .iter()
         .filter_map(|l| l["data"]["data"]["delta"]["message"]["content"].as_str())
