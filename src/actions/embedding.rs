@@ -144,12 +144,18 @@ async fn call<'a>(
 /// bytes, before any call is paid for.
 fn check_line_budget(target: &Call, count: usize, max_line: usize) -> Result<(), PluginError> {
     let size = u64::from(target.vector_size.max(1));
-    // Some room for the envelope and the usage object.
-    let budget = (max_line as u64).saturating_sub(4096);
+    // The vectors may take about 95% of the line (5,000,000 of the default 5 MiB): the
+    // rest is the envelope and the usage object.
+    let budget = max_line as u64 * 5_000_000 / 5_242_880;
     let most = budget / (size * BYTES_PER_FLOAT);
     if count as u64 > most {
+        let limit = if max_line % (1 << 20) == 0 {
+            format!("{} MiB", max_line >> 20)
+        } else {
+            format!("{max_line} byte")
+        };
         return Err(PluginError::bad_request(format!(
-            "{count} vectors of {size} numbers do not fit in one answer (the plugin daemon's line limit is {max_line} bytes); send at most {most} inputs per request to {}",
+            "{count} vectors of {size} numbers do not fit in one answer (the plugin daemon's {limit} line limit); send at most {most} inputs per request to {}",
             target.label()
         )));
     }
