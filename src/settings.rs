@@ -106,6 +106,7 @@ impl Settings {
                 "DIFY_BEDROCK_RETRY_BACKOFF_MS",
                 defaults.initial_backoff.as_millis() as u64,
             )?),
+            ca_bundle: crate::bedrock::client::CaBundle::from_vars(vars),
         };
         Ok(Settings {
             network,
