@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod daemon_rules;
 pub mod proxy;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
