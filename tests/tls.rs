@@ -264,7 +264,11 @@ fn a_bundle_that_cannot_be_used_fails_each_call_clearly_and_the_process_keeps_se
     let message = connection_error(&mut p, &key_credentials(&d));
     assert_contains(
         &message,
-        &["AWS_CA_BUNDLE", path(&empty), "contains no PEM certificate"],
+        &[
+            "AWS_CA_BUNDLE",
+            path(&empty),
+            "contains no usable PEM certificate",
+        ],
     );
 }
 

@@ -191,7 +191,7 @@ fn usable_certificates(bytes: &[u8]) -> Result<Arc<[u8]>, String> {
         pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
     }
     if pem.is_empty() {
-        return Err("it contains no PEM certificate".into());
+        return Err("it contains no usable PEM certificate".into());
     }
     Ok(pem.into())
 }
@@ -509,5 +509,135 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(40)).await;
         cache.get(&access("b")).await.expect("b");
         assert_eq!(cache.len(), 1);
+    }
+
+    /// A scratch directory for one test's files.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("dify-bedrock-ca-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn certificate() -> rcgen::Certificate {
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+            .expect("certificate")
+            .cert
+    }
+
+    #[test]
+    fn a_bundle_keeps_its_certificates_and_nothing_else() {
+        let (a, b) = (certificate(), certificate());
+        let bundle = format!(
+            "# comment\n{}\nsubject=whatever\n{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            a.pem(),
+            b.pem()
+        );
+        let pem = usable_certificates(bundle.as_bytes()).expect("usable");
+        let ders: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .expect("PEM again");
+        assert_eq!(ders, vec![a.der().clone(), b.der().clone()]);
+
+        assert_eq!(
+            usable_certificates(b"no certificate here\n").expect_err("empty"),
+            "it contains no usable PEM certificate"
+        );
+        // A block that is not a certificate rustls can use is left out, not a panic later.
+        let junk = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(usable_certificates(junk.as_bytes()).is_err());
+        let broken = "-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n";
+        assert!(
+            usable_certificates(broken.as_bytes())
+                .expect_err("broken")
+                .contains("not a valid PEM file")
+        );
+    }
+
+    #[test]
+    fn aws_ca_bundle_wins_over_the_profile_which_follows_aws_profile() {
+        let dir = scratch("origin");
+        let bundle = dir.join("bundle.pem");
+        std::fs::write(&bundle, certificate().pem()).expect("bundle");
+        let missing = dir.join("missing.pem");
+        let config = dir.join("config");
+        std::fs::write(
+            &config,
+            format!(
+                "[default]\nca_bundle = {}\n[profile team]\nca_bundle = {}\n",
+                bundle.display(),
+                missing.display()
+            ),
+        )
+        .expect("config");
+        let (config, bundle, missing) = (
+            config.to_string_lossy().to_string(),
+            bundle.to_string_lossy().to_string(),
+            missing.to_string_lossy().to_string(),
+        );
+
+        assert!(CaBundle::from_vars(&vars(&[])).is_none());
+        let from_profile = CaBundle::from_vars(&vars(&[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_CA_BUNDLE", " "),
+        ]))
+        .expect("the default profile's bundle");
+        assert_eq!(from_profile.origin, CaOrigin::Profile("default".into()));
+        assert_eq!(from_profile.path, bundle);
+        assert!(from_profile.tls_context().is_ok());
+
+        let team = CaBundle::from_vars(&vars(&[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_PROFILE", "team"),
+        ]))
+        .expect("team's bundle");
+        let e = team.tls_context().expect_err("missing file");
+        assert_eq!(e.kind, ErrorKind::Connection);
+        assert!(
+            e.message
+                .starts_with("the ca_bundle setting of AWS profile \"team\" names the CA bundle"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains(&missing), "{}", e.message);
+
+        let variable = CaBundle::from_vars(&vars(&[
+            ("AWS_CONFIG_FILE", &config),
+            ("AWS_CA_BUNDLE", &missing),
+        ]))
+        .expect("the variable's bundle");
+        assert_eq!(variable.origin, CaOrigin::Variable);
+        let e = variable.tls_context().expect_err("missing file");
+        assert!(
+            e.message.starts_with(&format!(
+                "AWS_CA_BUNDLE names the CA bundle {missing}, which cannot be used: the file cannot be read"
+            )),
+            "{}",
+            e.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unusable_bundle_fails_the_clients_not_the_cache() {
+        let dir = scratch("unusable");
+        let net = NetworkSettings {
+            ca_bundle: CaBundle::from_vars(&vars(&[(
+                "AWS_CA_BUNDLE",
+                &dir.join("nope.pem").to_string_lossy(),
+            )])),
+            ..NetworkSettings::default()
+        };
+        let cache = ClientCache::new(2, Duration::from_secs(600), net);
+        for _ in 0..2 {
+            let e = cache.get(&access("a")).await.err().expect("no clients");
+            assert!(e.message.contains("AWS_CA_BUNDLE"), "{}", e.message);
+        }
     }
 }

@@ -431,4 +431,137 @@ mod tests {
         assert_eq!(kind_for("SomethingNew", Some(418)), ErrorKind::BadRequest);
         assert_eq!(kind_for("SomethingNew", None), ErrorKind::Invoke);
     }
+
+    /// An error with a fixed text and an optional cause, standing in for the HTTP stack's
+    /// wrappers.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<dyn Error + Send + Sync>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn Error + 'static))
+        }
+    }
+
+    fn layer(text: &'static str, cause: impl Into<Box<dyn Error + Send + Sync>>) -> Layer {
+        Layer(text, Some(cause.into()))
+    }
+
+    /// A rustls error as hyper-rustls hands it over: two `io::Error`s deep.
+    fn tls(e: rustls::Error) -> Layer {
+        layer(
+            "TLS handshake failed",
+            io::Error::other(io::Error::new(io::ErrorKind::InvalidData, e)),
+        )
+    }
+
+    fn found(e: &Layer) -> Option<ConnectFailure> {
+        connect_failure(e).map(|(f, _)| f)
+    }
+
+    #[test]
+    fn certificate_problems_are_named() {
+        let untrusted = tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(found(&untrusted), Some(ConnectFailure::Untrusted));
+        assert!(
+            ConnectFailure::Untrusted
+                .explain()
+                .contains("AWS_CA_BUNDLE")
+        );
+
+        let wrong = tls(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForNameContext {
+                expected: rustls::pki_types::ServerName::try_from("bedrock.example")
+                    .expect("name")
+                    .to_owned(),
+                presented: vec!["DnsName(\"proxy.corp\")".into(), "10.0.0.1".into()],
+            },
+        ));
+        let failure = found(&wrong).expect("found");
+        assert_eq!(
+            failure.explain(),
+            "its TLS certificate is not valid for bedrock.example (it is for proxy.corp, 10.0.0.1)"
+        );
+
+        let expired = tls(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        assert_eq!(found(&expired), Some(ConnectFailure::Expired));
+        let alert = tls(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        assert!(matches!(found(&alert), Some(ConnectFailure::Handshake(_))));
+    }
+
+    #[test]
+    fn network_and_proxy_problems_are_named() {
+        let refused = layer(
+            "tcp connect error",
+            io::Error::from(io::ErrorKind::ConnectionRefused),
+        );
+        assert_eq!(found(&refused), Some(ConnectFailure::Refused));
+        let timed_out = layer("io error", io::Error::from(io::ErrorKind::TimedOut));
+        assert_eq!(found(&timed_out), Some(ConnectFailure::TimedOut));
+        let dns = layer(
+            "client error (Connect)",
+            layer("dns error", io::Error::other("failed to lookup address")),
+        );
+        assert_eq!(found(&dns), Some(ConnectFailure::NotResolved));
+
+        let proxy_refused = layer(
+            "tunnel error: failed to create underlying connection",
+            layer(
+                "tcp connect error",
+                io::Error::from(io::ErrorKind::ConnectionRefused),
+            ),
+        );
+        let failure = found(&proxy_refused).expect("found");
+        assert!(
+            failure
+                .explain()
+                .contains("the proxy refused the connection"),
+            "{failure:?}"
+        );
+        let tunnel = Layer("tunnel error: unsuccessful", None);
+        assert_eq!(found(&tunnel), Some(ConnectFailure::ProxyTunnel));
+        let auth = Layer("tunnel error: proxy authorization required", None);
+        assert_eq!(found(&auth), Some(ConnectFailure::ProxyAuth));
+        assert_eq!(found(&Layer("something else", None)), None);
+    }
+
+    #[test]
+    fn failures_while_loading_credentials_are_told_apart() {
+        let inner = tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        let loading = layer(
+            "other",
+            CredentialsError::provider_error(layer("dispatch failure", inner)),
+        );
+        assert_eq!(
+            connect_failure(&loading),
+            Some((ConnectFailure::Untrusted, true))
+        );
+    }
+
+    #[test]
+    fn the_reason_is_found_again_for_validation_messages() {
+        let e = PluginError::new(
+            ErrorKind::Connection,
+            format!("{UNREACHABLE}example.com:443: the connection was refused"),
+        );
+        assert_eq!(
+            unreachable_reason(&e, "example.com:443"),
+            Some("the connection was refused")
+        );
+        assert_eq!(unreachable_reason(&e, "other:443"), None);
+        let text = chain_text(&layer("dispatch failure", Layer("io error", None)));
+        assert_eq!(text, "dispatch failure: io error");
+    }
 }
