@@ -141,6 +141,7 @@ impl Settings {
                 "DIFY_BEDROCK_RETRY_BACKOFF_MS",
                 defaults.initial_backoff.as_millis() as u64,
             )?),
+            ca_bundle: crate::bedrock::client::CaBundle::from_vars(vars.0),
         };
         let heartbeat = vars.seconds("HEARTBEAT_INTERVAL", 10.0)?;
         let heartbeat_interval = if heartbeat > MAX_HEARTBEAT_INTERVAL {

@@ -149,7 +149,7 @@ fn check_line_budget(target: &Call, count: usize, max_line: usize) -> Result<(),
     let budget = max_line as u64 * 5_000_000 / 5_242_880;
     let most = budget / (size * BYTES_PER_FLOAT);
     if count as u64 > most {
-        let limit = if max_line % (1 << 20) == 0 {
+        let limit = if max_line.is_multiple_of(1 << 20) {
             format!("{} MiB", max_line >> 20)
         } else {
             format!("{max_line} byte")

@@ -16,7 +16,7 @@ use crate::bedrock::client::Clients;
 use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params};
 use crate::bedrock::ids::{IdKind, classify, foundation_id};
 use crate::bedrock::routing::{self, CrossRegion};
-use crate::bedrock::{embedding, rerank};
+use crate::bedrock::{embedding, errors, rerank};
 use crate::declaration::{ModelDecl, ModelType};
 use crate::error::{AwsCause, ErrorKind, PluginError};
 use crate::prompt::{Content, PromptMessage, Role};
@@ -310,7 +310,11 @@ impl Context<'_> {
                 if self.access.proxy.is_some() {
                     checks.insert(0, "the proxy URL (bedrock_proxy_url)");
                 }
-                format!("Could not reach {host}: check {}.", checks.join(", "))
+                // What failed, in plain words when the error says (a certificate, a refusal).
+                let reason = errors::unreachable_reason(e, host)
+                    .map(|why| format!("{why}. "))
+                    .unwrap_or_default();
+                format!("Could not reach {host}: {reason}Check {}.", checks.join(", "))
             }
             AwsCause::Service { code, message, .. } => self.explain_service(code, message, id, region),
         }

@@ -1,8 +1,14 @@
 //! AWS errors → Dify errors: every SDK failure becomes the Dify error kind Dify
-//! understands, with the AWS code and message, or the host that could not be reached.
+//! understands, with the AWS code and message, or the host that could not be reached and
+//! why, in plain words (an untrusted certificate, a refused connection, a failing proxy).
 
-use aws_sdk_bedrockruntime::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::error::Error;
+use std::io;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
+use rustls::CertificateError;
 
 use crate::error::{AwsCause, ErrorKind, PluginError};
 
@@ -84,7 +90,7 @@ pub fn kind_for(code: &str, status: Option<u16>) -> ErrorKind {
 pub fn from_sdk<E, R>(err: SdkError<E, R>, host: &str) -> PluginError
 where
     E: AwsCode + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: RawStatus + std::fmt::Debug,
+    R: RawStatus + std::fmt::Debug + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
@@ -110,35 +116,43 @@ where
             host: host.to_string(),
         }),
         SdkError::DispatchFailure(failure) => {
-            let detail = DisplayErrorContext(&err).to_string();
-            if let Some(message) = credential_problem(&detail) {
-                return PluginError::new(ErrorKind::Authorization, message)
-                    .with_cause(AwsCause::NoCredentials);
-            }
-            let why = if failure.is_timeout() {
-                "the connection timed out"
-            } else if failure.is_io() {
-                "the connection failed"
-            } else {
-                "the request could not be sent"
+            let detail = chain_text(&err);
+            let found = failure
+                .as_connector_error()
+                .and_then(|e| connect_failure(e as &(dyn Error + 'static)));
+            let (host, why) = match found {
+                // Loading credentials (STS, a credential endpoint) failed, not the call itself.
+                Some((failure, true)) => (CREDENTIAL_SERVICE, failure.explain()),
+                Some((failure, false)) => (host, failure.explain()),
+                None => {
+                    if let Some(message) = credential_problem(&detail) {
+                        return PluginError::new(ErrorKind::Authorization, message)
+                            .with_cause(AwsCause::NoCredentials);
+                    }
+                    let why = if failure.is_timeout() {
+                        "the connection timed out"
+                    } else if failure.is_io() {
+                        "the connection failed"
+                    } else {
+                        "the request could not be sent"
+                    };
+                    (host, format!("{why} ({})", last_cause(&detail)))
+                }
             };
-            PluginError::new(
-                ErrorKind::Connection,
-                format!("could not reach {host}: {why} ({})", last_cause(&detail)),
-            )
-            .with_cause(AwsCause::Unreachable {
-                host: host.to_string(),
-            })
+            PluginError::new(ErrorKind::Connection, format!("{UNREACHABLE}{host}: {why}"))
+                .with_cause(AwsCause::Unreachable {
+                    host: host.to_string(),
+                })
         }
         SdkError::ResponseError(_) => PluginError::new(
             ErrorKind::ServerUnavailable,
             format!(
                 "{host} sent a response that could not be read ({})",
-                last_cause(&DisplayErrorContext(&err).to_string())
+                last_cause(&chain_text(&err))
             ),
         ),
         _ => {
-            let detail = DisplayErrorContext(&err).to_string();
+            let detail = chain_text(&err);
             if let Some(message) = credential_problem(&detail) {
                 return PluginError::new(ErrorKind::Authorization, message)
                     .with_cause(AwsCause::NoCredentials);
@@ -190,7 +204,190 @@ fn credential_problem(detail: &str) -> Option<String> {
     None
 }
 
-/// The innermost cause of a `DisplayErrorContext` chain, which is the informative part.
+/// How the message of an unreachable host begins; the host and the reason follow.
+const UNREACHABLE: &str = "could not reach ";
+
+/// Where the connection went when loading credentials failed: the error does not say
+/// which service it was.
+const CREDENTIAL_SERVICE: &str =
+    "the AWS credential service (STS, or this machine's credential endpoint)";
+
+/// The reason [`from_sdk`] gave for not reaching `host` ("the connection was refused …"),
+/// for messages that add their own advice.
+pub(crate) fn unreachable_reason<'a>(error: &'a PluginError, host: &str) -> Option<&'a str> {
+    error
+        .message
+        .strip_prefix(UNREACHABLE)?
+        .strip_prefix(host)?
+        .strip_prefix(": ")
+}
+
+/// Why a connection could not be made, read from an error's causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ConnectFailure {
+    /// The certificate chains to no authority this process trusts.
+    Untrusted,
+    /// The certificate is not for the name connected to; the names it is for, when known.
+    WrongName {
+        expected: Option<String>,
+        presented: Vec<String>,
+    },
+    Expired,
+    NotYetValid,
+    /// Another certificate problem, as rustls words it.
+    Certificate(String),
+    /// The TLS handshake failed for another reason, as rustls words it.
+    Handshake(String),
+    Refused,
+    TimedOut,
+    NotResolved,
+    /// The peer closed or reset the connection (often a proxy or firewall in between).
+    Closed,
+    /// The proxy wants credentials.
+    ProxyAuth,
+    /// The proxy would not open a tunnel to the host.
+    ProxyTunnel,
+    /// The proxy itself could not be reached, and why when known.
+    ProxyUnreachable(Option<Box<ConnectFailure>>),
+}
+
+impl ConnectFailure {
+    /// The reason, for a message that begins "could not reach HOST: ".
+    fn explain(&self) -> String {
+        match self {
+            ConnectFailure::Untrusted => "its TLS certificate is not trusted (it is signed by an unknown certificate authority). If a proxy on this network inspects TLS, set AWS_CA_BUNDLE (or ca_bundle in the AWS profile) to a PEM file with the proxy's CA certificate".into(),
+            ConnectFailure::WrongName { expected, presented } => {
+                let mut text = String::from("its TLS certificate is not valid for ");
+                text.push_str(expected.as_deref().unwrap_or("that host name"));
+                if !presented.is_empty() {
+                    text.push_str(&format!(" (it is for {})", presented.join(", ")));
+                }
+                text
+            }
+            ConnectFailure::Expired => "its TLS certificate has expired (check this machine's clock, and the certificate of any proxy in between)".into(),
+            ConnectFailure::NotYetValid => "its TLS certificate is not valid yet (check this machine's clock)".into(),
+            ConnectFailure::Certificate(why) => format!("its TLS certificate was rejected ({why})"),
+            ConnectFailure::Handshake(why) => format!("the TLS handshake failed ({why})"),
+            ConnectFailure::Refused => "the connection was refused (nothing accepts connections at that address and port)".into(),
+            ConnectFailure::TimedOut => "the connection timed out".into(),
+            ConnectFailure::NotResolved => "its host name could not be resolved (check this machine's DNS)".into(),
+            ConnectFailure::Closed => "the connection was closed before an answer (a proxy or firewall in between may be dropping it)".into(),
+            ConnectFailure::ProxyAuth => "the proxy asks for credentials; put them in the proxy URL (http://user:password@host:port)".into(),
+            ConnectFailure::ProxyTunnel => "the proxy refused to open a connection to it".into(),
+            ConnectFailure::ProxyUnreachable(why) => {
+                let why = match why.as_deref() {
+                    Some(ConnectFailure::Refused) => "refused the connection",
+                    Some(ConnectFailure::TimedOut) => "did not answer in time",
+                    Some(ConnectFailure::NotResolved) => "has a host name that could not be resolved",
+                    _ => "could not be reached",
+                };
+                format!("the proxy {why} (check bedrock_proxy_url or HTTPS_PROXY)")
+            }
+        }
+    }
+
+    fn from_rustls(e: &rustls::Error) -> ConnectFailure {
+        let rustls::Error::InvalidCertificate(certificate) = e else {
+            return ConnectFailure::Handshake(e.to_string());
+        };
+        match certificate {
+            CertificateError::UnknownIssuer => ConnectFailure::Untrusted,
+            CertificateError::NotValidForName => ConnectFailure::WrongName {
+                expected: None,
+                presented: Vec::new(),
+            },
+            CertificateError::NotValidForNameContext {
+                expected,
+                presented,
+            } => ConnectFailure::WrongName {
+                expected: Some(expected.to_str().into_owned()),
+                presented: presented.iter().map(|p| san_text(p)).collect(),
+            },
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                ConnectFailure::Expired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                ConnectFailure::NotYetValid
+            }
+            other => ConnectFailure::Certificate(other.to_string()),
+        }
+    }
+}
+
+/// A subject-alternative name as webpki reports it (`DnsName("host")`), as a user reads it.
+fn san_text(presented: &str) -> String {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|s| s.strip_suffix("\")"))
+        .unwrap_or(presented)
+        .to_string()
+}
+
+/// `error` and its causes. An `io::Error`'s own `source()` skips the error it wraps, so
+/// after one the next cause is that wrapped error (hyper-rustls nests the rustls error
+/// two `io::Error`s deep).
+fn causes<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(Some(error), |&e| match e.downcast_ref::<io::Error>() {
+        Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
+        None => e.source(),
+    })
+}
+
+/// The error's message and its causes' (`source()`), joined by ": " as the SDK's
+/// `DisplayErrorContext` does, without the debug dump it appends.
+fn chain_text(error: &(dyn Error + 'static)) -> String {
+    std::iter::successors(Some(error), |&e| e.source())
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// What stopped the connection, if its causes say, and whether it happened while loading
+/// credentials. rustls, I/O and credential errors are read by type; hyper-util's DNS and
+/// proxy-tunnel errors (a crate this one does not use directly) by their fixed texts.
+fn connect_failure(error: &(dyn Error + 'static)) -> Option<(ConnectFailure, bool)> {
+    let mut credentials = false;
+    let mut tunnel: Option<String> = None;
+    let mut found = None;
+    for e in causes(error) {
+        credentials |= e.is::<CredentialsError>();
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some((ConnectFailure::from_rustls(tls), credentials));
+        }
+        let text = e.to_string();
+        if tunnel.is_none() && text.starts_with("tunnel error") {
+            tunnel = Some(text.clone());
+        }
+        if found.is_some() {
+            continue;
+        }
+        if text == "dns error" {
+            found = Some(ConnectFailure::NotResolved);
+        } else if let Some(io) = e.downcast_ref::<io::Error>() {
+            found = match io.kind() {
+                io::ErrorKind::ConnectionRefused => Some(ConnectFailure::Refused),
+                io::ErrorKind::TimedOut => Some(ConnectFailure::TimedOut),
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof => Some(ConnectFailure::Closed),
+                _ => None,
+            };
+        }
+    }
+    let failure = match tunnel.as_deref() {
+        Some(t) if t.contains("authorization required") => Some(ConnectFailure::ProxyAuth),
+        Some(t) if t.contains("unsuccessful") => Some(ConnectFailure::ProxyTunnel),
+        Some(t) if t.contains("failed to create underlying connection") => {
+            Some(ConnectFailure::ProxyUnreachable(found.map(Box::new)))
+        }
+        Some(t) if t.contains("unexpected end of file") => Some(ConnectFailure::Closed),
+        _ => found,
+    };
+    failure.map(|f| (f, credentials))
+}
+
+/// The innermost cause in an error chain's text, which is the informative part.
 fn last_cause(detail: &str) -> String {
     detail
         .rsplit(": ")
@@ -233,5 +430,138 @@ mod tests {
         );
         assert_eq!(kind_for("SomethingNew", Some(418)), ErrorKind::BadRequest);
         assert_eq!(kind_for("SomethingNew", None), ErrorKind::Invoke);
+    }
+
+    /// An error with a fixed text and an optional cause, standing in for the HTTP stack's
+    /// wrappers.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<dyn Error + Send + Sync>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn Error + 'static))
+        }
+    }
+
+    fn layer(text: &'static str, cause: impl Into<Box<dyn Error + Send + Sync>>) -> Layer {
+        Layer(text, Some(cause.into()))
+    }
+
+    /// A rustls error as hyper-rustls hands it over: two `io::Error`s deep.
+    fn tls(e: rustls::Error) -> Layer {
+        layer(
+            "TLS handshake failed",
+            io::Error::other(io::Error::new(io::ErrorKind::InvalidData, e)),
+        )
+    }
+
+    fn found(e: &Layer) -> Option<ConnectFailure> {
+        connect_failure(e).map(|(f, _)| f)
+    }
+
+    #[test]
+    fn certificate_problems_are_named() {
+        let untrusted = tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(found(&untrusted), Some(ConnectFailure::Untrusted));
+        assert!(
+            ConnectFailure::Untrusted
+                .explain()
+                .contains("AWS_CA_BUNDLE")
+        );
+
+        let wrong = tls(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForNameContext {
+                expected: rustls::pki_types::ServerName::try_from("bedrock.example")
+                    .expect("name")
+                    .to_owned(),
+                presented: vec!["DnsName(\"proxy.corp\")".into(), "10.0.0.1".into()],
+            },
+        ));
+        let failure = found(&wrong).expect("found");
+        assert_eq!(
+            failure.explain(),
+            "its TLS certificate is not valid for bedrock.example (it is for proxy.corp, 10.0.0.1)"
+        );
+
+        let expired = tls(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        assert_eq!(found(&expired), Some(ConnectFailure::Expired));
+        let alert = tls(rustls::Error::AlertReceived(
+            rustls::AlertDescription::HandshakeFailure,
+        ));
+        assert!(matches!(found(&alert), Some(ConnectFailure::Handshake(_))));
+    }
+
+    #[test]
+    fn network_and_proxy_problems_are_named() {
+        let refused = layer(
+            "tcp connect error",
+            io::Error::from(io::ErrorKind::ConnectionRefused),
+        );
+        assert_eq!(found(&refused), Some(ConnectFailure::Refused));
+        let timed_out = layer("io error", io::Error::from(io::ErrorKind::TimedOut));
+        assert_eq!(found(&timed_out), Some(ConnectFailure::TimedOut));
+        let dns = layer(
+            "client error (Connect)",
+            layer("dns error", io::Error::other("failed to lookup address")),
+        );
+        assert_eq!(found(&dns), Some(ConnectFailure::NotResolved));
+
+        let proxy_refused = layer(
+            "tunnel error: failed to create underlying connection",
+            layer(
+                "tcp connect error",
+                io::Error::from(io::ErrorKind::ConnectionRefused),
+            ),
+        );
+        let failure = found(&proxy_refused).expect("found");
+        assert!(
+            failure
+                .explain()
+                .contains("the proxy refused the connection"),
+            "{failure:?}"
+        );
+        let tunnel = Layer("tunnel error: unsuccessful", None);
+        assert_eq!(found(&tunnel), Some(ConnectFailure::ProxyTunnel));
+        let auth = Layer("tunnel error: proxy authorization required", None);
+        assert_eq!(found(&auth), Some(ConnectFailure::ProxyAuth));
+        assert_eq!(found(&Layer("something else", None)), None);
+    }
+
+    #[test]
+    fn failures_while_loading_credentials_are_told_apart() {
+        let inner = tls(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        let loading = layer(
+            "other",
+            CredentialsError::provider_error(layer("dispatch failure", inner)),
+        );
+        assert_eq!(
+            connect_failure(&loading),
+            Some((ConnectFailure::Untrusted, true))
+        );
+    }
+
+    #[test]
+    fn the_reason_is_found_again_for_validation_messages() {
+        let e = PluginError::new(
+            ErrorKind::Connection,
+            format!("{UNREACHABLE}example.com:443: the connection was refused"),
+        );
+        assert_eq!(
+            unreachable_reason(&e, "example.com:443"),
+            Some("the connection was refused")
+        );
+        assert_eq!(unreachable_reason(&e, "other:443"), None);
+        let text = chain_text(&layer("dispatch failure", Layer("io error", None)));
+        assert_eq!(text, "dispatch failure: io error");
     }
 }

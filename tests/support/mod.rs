@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod daemon_rules;
 pub mod http;
 pub mod proxy;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
