@@ -109,6 +109,7 @@ const KNOWN_PARAMETERS: &[&str] = &[
     "system_cache_checkpoint",
     "latest_two_messages_cache_checkpoint",
     "response_format",
+    "json_schema",
 ];
 
 const GEOGRAPHIC_PREFIXES: &[&str] = &["us", "eu", "apac", "ca", "us-gov"];

@@ -232,7 +232,7 @@ pub async fn invoke(
         tools: &req.tools,
         tool_choice: req.tool_choice.as_ref(),
         stop: &req.stop,
-        params: Params::from_model_parameters(&chosen),
+        params: Params::from_model_parameters(&chosen)?,
         request_metadata: request_metadata(credentials.request_metadata, app_id),
     })?;
     // Models without streaming tool use answer tool requests through Converse, streamed

@@ -95,6 +95,7 @@ pub async fn start(
                 .set_tool_config(parts.tool_config)
                 .set_additional_model_request_fields(parts.additional_fields)
                 .set_request_metadata(parts.request_metadata)
+                .set_output_config(parts.output_config)
         };
     }
     let host = clients.runtime_host.clone();

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use aws_sdk_bedrockruntime::types::{
     CachePointBlock, CachePointType, ContentBlock, ConversationRole, InferenceConfiguration,
-    Message, SystemContentBlock, ToolConfiguration,
+    Message, OutputConfig, SystemContentBlock, ToolConfiguration,
 };
 use aws_smithy_types::Document;
 
@@ -81,6 +81,7 @@ pub struct ConverseParts {
     pub tool_config: Option<ToolConfiguration>,
     pub additional_fields: Option<Document>,
     pub request_metadata: Option<HashMap<String, String>>,
+    pub output_config: Option<OutputConfig>,
 }
 
 pub struct ChatInput<'a> {
@@ -133,7 +134,14 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
     if !caps.tools && b.history_has_tools {
         b.tools_as_text();
     }
-    if let Some(format) = &input.params.response_format {
+    // A schema is enforced by Bedrock itself; the prompt instruction is for answers in a
+    // format without one.
+    if let Some(format) = input
+        .params
+        .response_format
+        .as_ref()
+        .filter(|_| input.params.json_schema.is_none())
+    {
         b.system_texts.push(format!(
             "Answer with one valid {format} document and nothing else: no explanation before or after it, and no code fences."
         ));
@@ -199,6 +207,11 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         params.reasoning_budget = None;
     }
     let (inference, additional) = params::to_converse(&params, input.stop, family)?;
+    let output_config = params
+        .json_schema
+        .as_ref()
+        .map(params::JsonSchema::to_output_config)
+        .transpose()?;
 
     let messages = messages
         .into_iter()
@@ -219,6 +232,7 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         tool_config,
         additional_fields: additional.map(|v| to_document(&v)),
         request_metadata: input.request_metadata,
+        output_config,
     })
 }
 

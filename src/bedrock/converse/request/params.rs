@@ -2,10 +2,13 @@
 //! sequences) and the family's `additionalModelRequestFields` (top k, extended
 //! thinking), each placed where the family table says it goes.
 
-use aws_sdk_bedrockruntime::types::InferenceConfiguration;
+use aws_sdk_bedrockruntime::types::{
+    InferenceConfiguration, JsonSchemaDefinition, OutputConfig, OutputFormat,
+    OutputFormatStructure, OutputFormatType,
+};
 use serde_json::{Map, Value, json};
 
-use super::bad;
+use super::{bad, built};
 use crate::bedrock::families::{Family, Reasoning, TopK};
 use crate::error::PluginError;
 
@@ -22,13 +25,85 @@ pub struct Params {
     pub cache_latest_messages: bool,
     /// Dify's `response_format` (JSON or XML): the answer must be one such document.
     pub response_format: Option<String>,
+    /// Dify's structured output (`json_schema`): the answer must match the schema.
+    pub json_schema: Option<JsonSchema>,
+}
+
+/// A schema the answer must match (Converse `outputConfig.textFormat`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonSchema {
+    /// The schema as JSON text, as Converse takes it.
+    pub schema: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl JsonSchema {
+    /// Dify sends `{"schema": {…}, "name": "…"}` as JSON text (its structured-output
+    /// helper); a bare schema object is taken as well.
+    fn parse(text: &str) -> Result<JsonSchema, PluginError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            bad(format!(
+                "the structured output schema (json_schema) is not valid JSON: {e}"
+            ))
+        })?;
+        let Value::Object(mut object) = value else {
+            return Err(bad(
+                "the structured output schema (json_schema) must be a JSON object",
+            ));
+        };
+        let wrapped = matches!(object.get("schema"), Some(Value::Object(_)));
+        let text_of = |o: &mut Map<String, Value>, key: &str| match o.remove(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+            _ => None,
+        };
+        let (schema, name, description) = if wrapped {
+            let name = text_of(&mut object, "name");
+            let description = text_of(&mut object, "description");
+            (
+                object.remove("schema").unwrap_or_default(),
+                name,
+                description,
+            )
+        } else {
+            (Value::Object(object), None, None)
+        };
+        Ok(JsonSchema {
+            schema: schema.to_string(),
+            name: name.unwrap_or_else(|| "response".into()),
+            description,
+        })
+    }
+
+    /// Converse's `outputConfig` for this schema.
+    pub fn to_output_config(&self) -> Result<OutputConfig, PluginError> {
+        let definition = built(
+            JsonSchemaDefinition::builder()
+                .schema(&self.schema)
+                .name(&self.name)
+                .set_description(self.description.clone())
+                .build(),
+        )?;
+        let format = built(
+            OutputFormat::builder()
+                .r#type(OutputFormatType::JsonSchema)
+                .structure(OutputFormatStructure::JsonSchema(definition))
+                .build(),
+        )?;
+        Ok(OutputConfig::builder().text_format(format).build())
+    }
 }
 
 impl Params {
-    /// Reads the validated `model_parameters`.
-    pub fn from_model_parameters(p: &Map<String, Value>) -> Params {
+    /// Reads the validated `model_parameters`; a structured output schema that is not
+    /// JSON is the caller's mistake.
+    pub fn from_model_parameters(p: &Map<String, Value>) -> Result<Params, PluginError> {
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
-        Params {
+        let json_schema = match p.get("json_schema").and_then(Value::as_str) {
+            Some(text) if !text.trim().is_empty() => Some(JsonSchema::parse(text)?),
+            _ => None,
+        };
+        Ok(Params {
             max_tokens: p.get("max_tokens").and_then(Value::as_i64),
             temperature: p.get("temperature").and_then(Value::as_f64),
             top_p: p.get("top_p").and_then(Value::as_f64),
@@ -48,7 +123,8 @@ impl Params {
                 .get("response_format")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-        }
+            json_schema,
+        })
     }
 }
 
@@ -125,7 +201,7 @@ pub fn to_converse(
 mod tests {
     use super::*;
     use crate::bedrock::families::converse_family;
-    use crate::declaration::{Catalog, ModelType};
+    use crate::declaration::{Catalog, ModelFeature, ModelType};
 
     /// Every model parameter a YAML may declare; each is read by [`Params::from_model_parameters`]
     /// or by the routing (`cross-region`), so none is dropped silently.
@@ -140,6 +216,7 @@ mod tests {
         "system_cache_checkpoint",
         "latest_two_messages_cache_checkpoint",
         "response_format",
+        "json_schema",
     ];
 
     /// No declared parameter is silently dropped: each is implemented, and the model's
@@ -178,6 +255,8 @@ mod tests {
                     "system_cache_checkpoint" | "latest_two_messages_cache_checkpoint" => {
                         family.prompt_caching
                     }
+                    // Native structured output, where the model says it has it.
+                    "json_schema" => decl.has_feature(ModelFeature::StructuredOutput),
                     _ => true,
                 };
                 assert!(
@@ -187,5 +266,31 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn difys_wrapped_schema_and_a_bare_one() {
+        let s = JsonSchema::parse(
+            r#"{"schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "name": "llm_response"}"#,
+        )
+        .expect("wrapped");
+        assert_eq!(s.name, "llm_response");
+        assert_eq!(
+            serde_json::from_str::<Value>(&s.schema).expect("json"),
+            json!({"type": "object", "properties": {"a": {"type": "string"}}})
+        );
+        let s = JsonSchema::parse(r#"{"type": "object"}"#).expect("bare");
+        assert_eq!(
+            (s.name.as_str(), s.schema.as_str()),
+            ("response", r#"{"type":"object"}"#)
+        );
+        let e = JsonSchema::parse("{not json").expect_err("invalid");
+        assert!(e.message.contains("json_schema) is not valid JSON"), "{e}");
+        assert!(JsonSchema::parse("[1]").is_err());
     }
 }
