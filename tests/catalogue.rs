@@ -110,6 +110,10 @@ const KNOWN_PARAMETERS: &[&str] = &[
     "latest_two_messages_cache_checkpoint",
     "response_format",
     "json_schema",
+    "anthropic_beta",
+    "effort",
+    "reasoning_effort",
+    "refusal_fallback",
 ];
 
 const GEOGRAPHIC_PREFIXES: &[&str] = &["us", "eu", "apac", "ca", "us-gov"];

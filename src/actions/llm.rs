@@ -13,10 +13,12 @@ use super::AppState;
 use super::model::{resolve, resolve_for_call};
 use super::requests::{InvokeLlm, LlmNumTokens};
 use super::usage::LlmUsage;
-use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params, Usage};
+use crate::bedrock::converse::{
+    self, Capabilities, ChatEvent, ChatInput, ConverseParts, Params, Usage,
+};
 use crate::bedrock::routing::{self, CrossRegion, Target};
 use crate::declaration::{ModelFeature, ModelType, Pricing, params};
-use crate::error::PluginError;
+use crate::error::{ErrorKind, PluginError};
 use crate::prompt::think::ThinkTags;
 use crate::prompt::{PromptMessage, Tool};
 use crate::session::SessionSink;
@@ -73,7 +75,8 @@ fn finish_reason(stop: &StopReason) -> &str {
 
 /// Turns chat events into chunks: one per delta when streaming, one in all otherwise.
 struct ChunkWriter<'a> {
-    model: &'a str,
+    /// The model named in every chunk: the one that answers.
+    model: String,
     sink: &'a SessionSink,
     streaming: bool,
     index: u64,
@@ -94,7 +97,7 @@ impl<'a> ChunkWriter<'a> {
         finish: Option<&str>,
     ) -> Result<(), PluginError> {
         let chunk = Chunk {
-            model: self.model,
+            model: &self.model,
             prompt_messages: [],
             system_fingerprint: None,
             delta: Delta {
@@ -155,10 +158,25 @@ impl<'a> ChunkWriter<'a> {
                 Ok(())
             }
             ChatEvent::Usage(u) => {
-                self.usage = u;
+                self.usage.add(u);
                 Ok(())
             }
         }
+    }
+
+    /// Whether any chunk reached Dify (a blocking answer shows nothing until the end).
+    fn shown_anything(&self) -> bool {
+        self.index > 0
+    }
+
+    /// Forgets what a refused answer gathered (usage stays: it was billed) and names the
+    /// model that answers instead.
+    fn start_over(&mut self, model: &str) {
+        self.model = model.to_string();
+        self.think = ThinkTags::default();
+        self.content.clear();
+        self.tool_calls.clear();
+        self.stop = None;
     }
 
     async fn close_reasoning(&mut self) -> Result<(), PluginError> {
@@ -225,29 +243,40 @@ pub async fn invoke(
     };
     let clients = state.clients.get(access).await?;
     let model_id = routing::id_to_call(&clients, target, &access.region).await?;
+    let params = Params::from_model_parameters(&chosen)?;
+    // Claude 5: a refusal before anything was shown is answered by the documented
+    // fallback model, called the same way (same profile prefix).
+    let fallback = decl
+        .bedrock
+        .as_ref()
+        .and_then(|f| f.refusal_fallback.as_deref())
+        .filter(|_| params.refusal_fallback)
+        .and_then(|fallback| {
+            let id = routing::same_route(&model_id, fallback)?;
+            Some((id, state.catalog.model(ModelType::Llm, fallback)))
+        });
     let parts = converse::build(ChatInput {
-        model_id,
+        model_id: model_id.clone(),
         caps: Capabilities::of(&decl),
         messages: &req.prompt_messages,
         tools: &req.tools,
         tool_choice: req.tool_choice.as_ref(),
         stop: &req.stop,
-        params: Params::from_model_parameters(&chosen)?,
+        params,
         request_metadata: request_metadata(credentials.request_metadata, app_id),
     })?;
+    let mut retry = fallback.as_ref().map(|(id, _)| ConverseParts {
+        model_id: id.clone(),
+        ..parts.clone()
+    });
     // Models without streaming tool use answer tool requests through Converse, streamed
     // to Dify all the same.
     let stream_call =
         req.stream && (req.tools.is_empty() || decl.has_feature(ModelFeature::StreamToolCall));
-    let mut events = converse::start(
-        &clients,
-        parts,
-        stream_call,
-        state.clients.network().stream_idle_timeout,
-    )
-    .await?;
+    let idle = state.clients.network().stream_idle_timeout;
+    let mut events = converse::start(&clients, parts, stream_call, idle).await?;
     let mut writer = ChunkWriter {
-        model: &req.base.model,
+        model: req.base.model.clone(),
         sink,
         streaming: req.stream,
         index: 0,
@@ -257,12 +286,51 @@ pub async fn invoke(
         stop: None,
         usage: Usage::default(),
     };
-    while let Some(event) = events.next().await {
-        writer.on(event?).await?;
-    }
     // Priced as the model Dify shows (a customizable model may carry its own pricing).
-    let pricing = decl.pricing.as_ref();
+    let mut pricing = decl.pricing.as_ref();
+    loop {
+        let mut refused = false;
+        while let Some(event) = events.next().await {
+            match event? {
+                ChatEvent::Stop(reason) if is_refusal(&reason) && fallback.is_some() => {
+                    refused = true;
+                }
+                event => writer.on(event).await?,
+            }
+        }
+        if !refused {
+            break;
+        }
+        let Some(parts) = retry.take().filter(|_| !writer.shown_anything()) else {
+            return Err(PluginError::new(
+                ErrorKind::Invoke,
+                format!(
+                    "{} refused this request (its safety classifiers stopped the answer){}",
+                    model_id,
+                    if writer.shown_anything() {
+                        "; part of the answer was already shown, so it could not be retried on the fallback model"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        };
+        let (fallback_id, fallback_decl) = fallback
+            .as_ref()
+            .map_or(("", None), |(id, d)| (id.as_str(), *d));
+        tracing::warn!("{model_id} refused before answering; answering with {fallback_id}");
+        // What the refused call produced is never shown; its tokens are still billed.
+        writer.start_over(fallback_id);
+        pricing = fallback_decl.and_then(|d| d.pricing.as_ref()).or(pricing);
+        events = converse::start(&clients, parts, stream_call, idle).await?;
+    }
     writer.finish(pricing, started).await
+}
+
+/// Claude's safety classifiers stop an answer with `refusal` (or `content_filtered`,
+/// as Converse may report it).
+fn is_refusal(reason: &StopReason) -> bool {
+    matches!(reason, StopReason::ContentFiltered) || reason.as_str() == "refusal"
 }
 
 #[derive(Serialize)]

@@ -24,6 +24,18 @@ pub enum Reasoning {
     Fixed,
 }
 
+/// How a family takes a reasoning effort (`effort` or `reasoning_effort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Anthropic adaptive thinking: `thinking = {type: adaptive}`, `output_config.effort`.
+    AnthropicAdaptive,
+    /// `additionalModelRequestFields.reasoning_effort` (OpenAI gpt-oss).
+    ReasoningEffortField,
+    /// Nova 2: `additionalModelRequestFields.reasoningConfig = {type: enabled, maxReasoningEffort}`.
+    NovaReasoningConfig,
+    Unsupported,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Family {
     /// `None` for [`GENERIC`], the family of models nothing is known about.
@@ -37,6 +49,9 @@ pub struct Family {
     pub reasoning: Reasoning,
     /// Accepts `cachePoint` blocks (prompt caching).
     pub prompt_caching: bool,
+    pub effort: Effort,
+    /// Takes Anthropic's beta flags (`additionalModelRequestFields.anthropic_beta`).
+    pub anthropic_beta: bool,
 }
 
 const fn family(id: ModelFamily) -> Family {
@@ -48,6 +63,8 @@ const fn family(id: ModelFamily) -> Family {
         top_k: TopK::Unsupported,
         reasoning: Reasoning::Fixed,
         prompt_caching: false,
+        effort: Effort::Unsupported,
+        anthropic_beta: false,
     }
 }
 
@@ -59,12 +76,15 @@ pub const FAMILIES: &[Family] = &[
         top_k: TopK::Field("top_k"),
         reasoning: Reasoning::AnthropicBudget,
         prompt_caching: true,
+        effort: Effort::AnthropicAdaptive,
+        anthropic_beta: true,
         ..family(ModelFamily::AnthropicClaude)
     },
     Family {
         forced_tool_choice: true,
         top_k: TopK::NovaInferenceConfig,
         prompt_caching: true,
+        effort: Effort::NovaReasoningConfig,
         ..family(ModelFamily::AmazonNova)
     },
     family(ModelFamily::MetaLlama),
@@ -75,7 +95,10 @@ pub const FAMILIES: &[Family] = &[
     family(ModelFamily::Ai21Jamba),
     family(ModelFamily::Deepseek),
     family(ModelFamily::Qwen),
-    family(ModelFamily::OpenaiGptOss),
+    Family {
+        effort: Effort::ReasoningEffortField,
+        ..family(ModelFamily::OpenaiGptOss)
+    },
     family(ModelFamily::WriterPalmyra),
     family(ModelFamily::MoonshotKimi),
 ];
@@ -95,6 +118,8 @@ pub const GENERIC: Family = Family {
     top_k: TopK::Unsupported,
     reasoning: Reasoning::Fixed,
     prompt_caching: false,
+    effort: Effort::Unsupported,
+    anthropic_beta: false,
 };
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! and which catalogue model stands behind a customizable model's id.
 
 use super::client::Clients;
-use super::ids::{IdKind, PROFILE_PREFIXES, Scope, classify, foundation_id};
+use super::ids::{self, IdKind, PROFILE_PREFIXES, Scope, classify, foundation_id};
 use crate::declaration::{BedrockFacts, Catalog, ModelDecl, ModelType};
 use crate::error::PluginError;
 
@@ -212,6 +212,17 @@ fn embedding_id(decl: &ModelDecl, region: &str) -> String {
         )
 }
 
+/// The id that calls `model` the way `invoked` was called: with the same system
+/// profile prefix, or bare; `None` for an ARN (its route cannot be read from the text).
+pub fn same_route(invoked: &str, model: &str) -> Option<String> {
+    if invoked.starts_with("arn:") {
+        return None;
+    }
+    let bare = ids::strip_profile_prefix(invoked);
+    let prefix = &invoked[..invoked.len() - bare.len()];
+    Some(format!("{prefix}{model}"))
+}
+
 /// The catalogue model an id names when its text tells (a model id, a system profile id
 /// or their ARNs).
 pub fn known_from_text<'c>(
@@ -359,6 +370,7 @@ mod tests {
                 default_dimensions: None,
                 max_input_tokens: None,
                 multimodal: false,
+                refusal_fallback: None,
             }),
         }
     }
@@ -428,6 +440,37 @@ mod tests {
             e.message
                 .contains("no cross-region choice works from sa-east-1"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_fallback_model_is_called_the_same_way() {
+        assert_eq!(
+            same_route(
+                "global.anthropic.claude-sonnet-5",
+                "anthropic.claude-opus-4-8"
+            )
+            .as_deref(),
+            Some("global.anthropic.claude-opus-4-8")
+        );
+        assert_eq!(
+            same_route(
+                "us-gov.anthropic.claude-sonnet-5",
+                "anthropic.claude-opus-4-8"
+            )
+            .as_deref(),
+            Some("us-gov.anthropic.claude-opus-4-8")
+        );
+        assert_eq!(
+            same_route("anthropic.claude-sonnet-5", "anthropic.claude-opus-4-8").as_deref(),
+            Some("anthropic.claude-opus-4-8")
+        );
+        assert_eq!(
+            same_route(
+                "arn:aws:bedrock:us-east-1:1:application-inference-profile/x",
+                "m"
+            ),
+            None
         );
     }
 

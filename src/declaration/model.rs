@@ -283,6 +283,9 @@ pub struct BedrockFacts {
     pub max_input_tokens: Option<u64>,
     #[serde(default)]
     pub multimodal: bool,
+    /// The model that answers in its place after a refusal (Claude 5's cards).
+    #[serde(default)]
+    pub refusal_fallback: Option<String>,
 }
 
 fn yes() -> bool {

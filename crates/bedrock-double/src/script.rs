@@ -59,6 +59,9 @@ pub struct Script {
     pub stall: Option<Stall>,
     /// Rerank: the score of each document, by input index.
     pub scores: Option<Vec<f64>>,
+    /// The script applies only to these models (foundation ids, as resolved from
+    /// profiles and ARNs); any other model gives the default answer. Empty: all.
+    pub only_models: Vec<String>,
 }
 
 /// One tool call the model makes.

@@ -182,7 +182,21 @@ impl Call<'_> {
     /// The script for this request: the marker if any, else the first
     /// matching queued script, else the default.
     pub fn script(&self, marker: Option<crate::script::Script>) -> crate::script::Script {
+        let for_this_model = |s: &crate::script::Script| {
+            s.only_models.is_empty()
+                || self
+                    .resolved
+                    .as_deref()
+                    .is_some_and(|m| s.only_models.iter().any(|o| o == m))
+        };
         marker
+            .map(|s| {
+                if for_this_model(&s) {
+                    s
+                } else {
+                    Default::default()
+                }
+            })
             .or_else(|| {
                 lock(&self.state.scripts).take(
                     self.op,

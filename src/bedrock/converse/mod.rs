@@ -3,5 +3,5 @@
 mod request;
 mod stream;
 
-pub use request::{Capabilities, ChatInput, Params, build};
+pub use request::{Capabilities, ChatInput, ConverseParts, Params, build};
 pub use stream::{ChatEvent, Usage, start};

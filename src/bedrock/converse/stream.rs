@@ -30,6 +30,14 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Adds another call's counts (a retried answer bills both).
+    pub fn add(&mut self, other: Usage) {
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_read += other.cache_read;
+        self.cache_write += other.cache_write;
+    }
+
     fn from_sdk(u: &TokenUsage) -> Usage {
         let n = |v: i32| v.max(0) as u64;
         Usage {

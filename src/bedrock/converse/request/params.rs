@@ -9,7 +9,7 @@ use aws_sdk_bedrockruntime::types::{
 use serde_json::{Map, Value, json};
 
 use super::{bad, built};
-use crate::bedrock::families::{Family, Reasoning, TopK};
+use crate::bedrock::families::{Effort, Family, Reasoning, TopK};
 use crate::error::PluginError;
 
 /// The model parameters a Converse request carries, already checked against the rules.
@@ -27,6 +27,13 @@ pub struct Params {
     pub response_format: Option<String>,
     /// Dify's structured output (`json_schema`): the answer must match the schema.
     pub json_schema: Option<JsonSchema>,
+    /// Anthropic beta flags (`anthropic_beta`, comma-separated in Dify).
+    pub anthropic_beta: Vec<String>,
+    /// How hard the model thinks (`effort` for Claude, `reasoning_effort` elsewhere).
+    pub effort: Option<String>,
+    /// Claude 5: answer a refusal with the documented fallback model (`refusal_fallback`);
+    /// only models whose facts name one have a fallback.
+    pub refusal_fallback: bool,
 }
 
 /// A schema the answer must match (Converse `outputConfig.textFormat`).
@@ -124,6 +131,28 @@ impl Params {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             json_schema,
+            anthropic_beta: p
+                .get("anthropic_beta")
+                .and_then(Value::as_str)
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|b| !b.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            effort: ["effort", "reasoning_effort"]
+                .iter()
+                .find_map(|k| p.get(*k).and_then(Value::as_str))
+                .filter(|e| !e.is_empty())
+                .map(str::to_string),
+            // On unless switched off, as its rule's default says (an unset optional
+            // parameter is not sent).
+            refusal_fallback: p
+                .get("refusal_fallback")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         })
     }
 }
@@ -164,6 +193,37 @@ pub fn to_converse(
         temperature = None;
         top_p = None;
         top_k = None;
+    }
+    if let Some(effort) = &params.effort {
+        match family.effort {
+            Effort::AnthropicAdaptive => {
+                // Adaptive thinking sets its own sampling; the models that take it
+                // reject temperature, top_p and top_k alongside it.
+                additional.insert("thinking".into(), json!({"type": "adaptive"}));
+                additional.insert("output_config".into(), json!({"effort": effort}));
+                temperature = None;
+                top_p = None;
+                top_k = None;
+            }
+            Effort::ReasoningEffortField => {
+                additional.insert("reasoning_effort".into(), json!(effort));
+            }
+            Effort::NovaReasoningConfig => {
+                additional.insert(
+                    "reasoningConfig".into(),
+                    json!({"type": "enabled", "maxReasoningEffort": effort}),
+                );
+            }
+            Effort::Unsupported => {
+                return Err(bad("a reasoning effort cannot be set for this model"));
+            }
+        }
+    }
+    if !params.anthropic_beta.is_empty() {
+        if !family.anthropic_beta {
+            return Err(bad("anthropic_beta applies to Claude models only"));
+        }
+        additional.insert("anthropic_beta".into(), json!(params.anthropic_beta));
     }
     if let Some(k) = top_k {
         match family.top_k {
@@ -217,6 +277,10 @@ mod tests {
         "latest_two_messages_cache_checkpoint",
         "response_format",
         "json_schema",
+        "anthropic_beta",
+        "effort",
+        "reasoning_effort",
+        "refusal_fallback",
     ];
 
     /// No declared parameter is silently dropped: each is implemented, and the model's
@@ -257,6 +321,13 @@ mod tests {
                     }
                     // Native structured output, where the model says it has it.
                     "json_schema" => decl.has_feature(ModelFeature::StructuredOutput),
+                    "anthropic_beta" => family.anthropic_beta,
+                    "effort" => family.effort == Effort::AnthropicAdaptive,
+                    "reasoning_effort" => matches!(
+                        family.effort,
+                        Effort::ReasoningEffortField | Effort::NovaReasoningConfig
+                    ),
+                    "refusal_fallback" => facts.refusal_fallback.is_some(),
                     _ => true,
                 };
                 assert!(
