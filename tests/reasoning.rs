@@ -287,3 +287,97 @@ fn reasoning_effort_for_gpt_oss_and_nova_2_lite() {
         );
     }
 }
+
+/// The chunk that carries the answer's signed reasoning for the next turn.
+fn opaque_body(s: &Session) -> Value {
+    let carrying: Vec<&Value> = s
+        .items()
+        .into_iter()
+        .filter(|c| c["delta"]["message"].get("opaque_body").is_some())
+        .collect();
+    assert_eq!(carrying.len(), 1, "one chunk carries the reasoning: {s:#?}");
+    assert!(
+        !carrying[0]["delta"]["finish_reason"].is_null(),
+        "the last one"
+    );
+    carrying[0]["delta"]["message"]["opaque_body"].clone()
+}
+
+#[test]
+fn signed_thinking_is_carried_through_an_agent_tool_loop() {
+    let d = double();
+    let mut p = plugin();
+    let creds = key_credentials(&d);
+    let tools = json!([{"name": "get_weather", "description": "Weather",
+                        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let params = json!({"reasoning_type": true, "reasoning_budget": 1024, "max_tokens": 4000});
+    for stream in [true, false] {
+        d.clear_requests();
+        // Step 1: the model thinks (signed, plus a redacted block), then calls a tool.
+        let first = p.call(
+            "invoke_llm",
+            support::aws::with(
+                llm_request(
+                    HAIKU_45,
+                    &creds,
+                    user(r#"Weather in Paris? [[double: {"reasoning": "I need the tool.", "signature": "c2lnLTE=", "redacted": "AAECAw==", "tool_calls": [{"name": "get_weather", "input": {"city": "Paris"}, "id": "tool1"}]}]]"#),
+                    stream,
+                    params.clone(),
+                ),
+                json!({"tools": tools}),
+            ),
+        );
+        assert!(first.error().is_none(), "{first:#?}");
+        let body = opaque_body(&first);
+        assert_eq!(
+            body,
+            json!({"bedrock_reasoning": [
+                {"text": "I need the tool.", "signature": "c2lnLTE="},
+                {"redacted": "AAECAw=="}
+            ]}),
+            "stream {stream}"
+        );
+        let shown: String = first
+            .items()
+            .iter()
+            .filter_map(|c| c["delta"]["message"]["content"].as_str())
+            .collect();
+        // Step 2: Dify sends the assistant turn back with its opaque_body, then the result.
+        let history = json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": shown, "opaque_body": body,
+             "tool_calls": [{"id": "tool1", "type": "function",
+                             "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+            {"role": "tool", "content": "{\"temp\": 21}", "tool_call_id": "tool1"}
+        ]);
+        d.clear_requests();
+        let second = p.call(
+            "invoke_llm",
+            support::aws::with(
+                llm_request(HAIKU_45, &creds, history, stream, params.clone()),
+                json!({"tools": tools}),
+            ),
+        );
+        assert!(second.error().is_none(), "{second:#?}");
+        let sent = &converse_bodies(&d)[0].body;
+        // Thinking stays on for the whole run...
+        assert_eq!(
+            sent["additionalModelRequestFields"]["thinking"],
+            json!({"type": "enabled", "budget_tokens": 1024}),
+            "stream {stream}: {sent:#}"
+        );
+        // ...because the tool-use turn starts with the model's own signed blocks.
+        let assistant = &sent["messages"][1]["content"];
+        assert_eq!(
+            assistant[0]["reasoningContent"]["reasoningText"],
+            json!({"text": "I need the tool.", "signature": "c2lnLTE="})
+        );
+        assert_eq!(
+            assistant[1]["reasoningContent"]["redactedContent"],
+            "AAECAw=="
+        );
+        assert!(assistant[2].get("toolUse").is_some() || assistant[3].get("toolUse").is_some());
+        // The <think> text shown to the user is not sent back as words.
+        assert!(!assistant.to_string().contains("<think>"));
+    }
+}

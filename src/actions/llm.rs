@@ -19,6 +19,7 @@ use crate::bedrock::converse::{
 use crate::bedrock::routing::{self, CrossRegion, Target};
 use crate::declaration::{ModelFeature, ModelType, Pricing, params};
 use crate::error::{ErrorKind, PluginError};
+use crate::prompt::reasoning::{self, ReasoningBlock};
 use crate::prompt::think::ThinkTags;
 use crate::prompt::{PromptMessage, Tool};
 use crate::session::SessionSink;
@@ -60,6 +61,9 @@ struct AssistantMessage<'a> {
     content: &'a str,
     name: Option<()>,
     tool_calls: &'a [ToolCallOut],
+    /// The answer's signed reasoning, for the next turn (on the last chunk only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opaque_body: Option<Value>,
 }
 
 /// Bedrock's stop reasons in Dify's words.
@@ -86,6 +90,8 @@ struct ChunkWriter<'a> {
     tool_calls: Vec<ToolCallOut>,
     stop: Option<StopReason>,
     usage: Usage,
+    /// The answer's reasoning blocks, signed, to carry to the next turn.
+    reasoning: Vec<ReasoningBlock>,
 }
 
 impl<'a> ChunkWriter<'a> {
@@ -96,6 +102,8 @@ impl<'a> ChunkWriter<'a> {
         usage: Option<&LlmUsage>,
         finish: Option<&str>,
     ) -> Result<(), PluginError> {
+        // The reasoning goes with the message's end, when every block is known.
+        let opaque_body = finish.and_then(|_| reasoning::opaque_body(&self.reasoning));
         let chunk = Chunk {
             model: &self.model,
             prompt_messages: [],
@@ -107,6 +115,7 @@ impl<'a> ChunkWriter<'a> {
                     content,
                     name: None,
                     tool_calls,
+                    opaque_body,
                 },
                 usage,
                 finish_reason: finish,
@@ -131,7 +140,10 @@ impl<'a> ChunkWriter<'a> {
                 let text = self.think.reasoning(&t);
                 self.text(&text).await
             }
-            ChatEvent::ReasoningEnd => self.close_reasoning().await,
+            ChatEvent::ReasoningEnd(block) => {
+                self.reasoning.extend(block);
+                self.close_reasoning().await
+            }
             ChatEvent::Text(t) => {
                 self.close_reasoning().await?;
                 self.text(&t).await
@@ -177,6 +189,7 @@ impl<'a> ChunkWriter<'a> {
         self.content.clear();
         self.tool_calls.clear();
         self.stop = None;
+        self.reasoning.clear();
     }
 
     async fn close_reasoning(&mut self) -> Result<(), PluginError> {
@@ -285,6 +298,7 @@ pub async fn invoke(
         tool_calls: Vec::new(),
         stop: None,
         usage: Usage::default(),
+        reasoning: Vec::new(),
     };
     // Priced as the model Dify shows (a customizable model may carry its own pricing).
     let mut pricing = decl.pricing.as_ref();

@@ -190,6 +190,7 @@ async fn probe_chat(
         content: Some(Content::Text("Hi".into())),
         tool_calls: Vec::new(),
         tool_call_id: None,
+        reasoning: Vec::new(),
     }];
     let parts = converse::build(ChatInput {
         model_id: id.to_string(),

@@ -1,6 +1,7 @@
 //! Dify's prompt model: messages with text, images and documents, tool calls and tool
 //! results, and the tools offered — as the daemon sends them in `invoke_llm`.
 
+pub(crate) mod reasoning;
 pub(crate) mod think;
 
 use serde::Deserialize;
@@ -115,6 +116,13 @@ pub struct PromptMessage {
     pub tool_calls: Vec<ToolCall>,
     #[serde(default, deserialize_with = "empty_string_none")]
     pub tool_call_id: Option<String>,
+    /// The signed reasoning an earlier answer of this plugin carried (`opaque_body`).
+    #[serde(
+        default,
+        rename = "opaque_body",
+        deserialize_with = "reasoning::from_opaque_body"
+    )]
+    pub reasoning: Vec<reasoning::ReasoningBlock>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

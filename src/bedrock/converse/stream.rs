@@ -18,6 +18,8 @@ use crate::bedrock::client::Clients;
 use crate::bedrock::errors::from_sdk;
 use crate::bedrock::json::to_json;
 use crate::error::{ErrorKind, PluginError};
+use crate::media;
+use crate::prompt::reasoning::ReasoningBlock;
 
 /// Token counts Bedrock reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,8 +55,9 @@ impl Usage {
 pub enum ChatEvent {
     Text(String),
     Reasoning(String),
-    /// The end of a reasoning block.
-    ReasoningEnd,
+    /// The end of a reasoning block, with the block whole (its signature, or its
+    /// redacted content), to be carried to the next turn.
+    ReasoningEnd(Option<ReasoningBlock>),
     /// A complete tool call; `arguments` is a JSON object as text.
     ToolCall {
         id: String,
@@ -64,6 +67,30 @@ pub enum ChatEvent {
     /// Bedrock's stop reason (`end_turn`, `tool_use`, `max_tokens`, …).
     Stop(StopReason),
     Usage(Usage),
+}
+
+/// A reasoning block being streamed.
+#[derive(Default)]
+struct PendingReasoning {
+    text: String,
+    signature: Option<String>,
+    redacted: Option<Vec<u8>>,
+}
+
+impl PendingReasoning {
+    fn finish(self) -> Option<ReasoningBlock> {
+        match self.redacted {
+            Some(bytes) => Some(ReasoningBlock::Redacted {
+                redacted: media::encode(&bytes),
+            }),
+            None if self.signature.is_some() => Some(ReasoningBlock::Text {
+                text: self.text,
+                signature: self.signature,
+            }),
+            // Unsigned reasoning cannot be replayed: the model would refuse it.
+            None => None,
+        }
+    }
 }
 
 /// A tool-use block being streamed.
@@ -81,7 +108,7 @@ pub struct ChatStream {
     source: Option<Receiver>,
     queue: VecDeque<ChatEvent>,
     tools: HashMap<i32, PendingTool>,
-    reasoning_blocks: HashMap<i32, bool>,
+    reasoning_blocks: HashMap<i32, PendingReasoning>,
     idle_timeout: Duration,
     host: String,
 }
@@ -139,7 +166,19 @@ fn blocking_events(response: &ConverseOutput) -> VecDeque<ChatEvent> {
                 ContentBlock::Text(t) => events.push_back(ChatEvent::Text(t.clone())),
                 ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => {
                     events.push_back(ChatEvent::Reasoning(r.text().to_string()));
-                    events.push_back(ChatEvent::ReasoningEnd);
+                    let block = PendingReasoning {
+                        text: r.text().to_string(),
+                        signature: r.signature().map(str::to_string),
+                        redacted: None,
+                    };
+                    events.push_back(ChatEvent::ReasoningEnd(block.finish()));
+                }
+                ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(b)) => {
+                    let block = PendingReasoning {
+                        redacted: Some(b.as_ref().to_vec()),
+                        ..PendingReasoning::default()
+                    };
+                    events.push_back(ChatEvent::ReasoningEnd(block.finish()));
                 }
                 ContentBlock::ToolUse(t) if t.name() != PLACEHOLDER_TOOL => {
                     events.push_back(ChatEvent::ToolCall {
@@ -222,11 +261,22 @@ impl ChatStream {
                         }
                     }
                     Some(ContentBlockDelta::ReasoningContent(r)) => {
-                        self.reasoning_blocks.insert(index, true);
-                        if let ReasoningContentBlockDelta::Text(t) = r
-                            && !t.is_empty()
-                        {
-                            self.queue.push_back(ChatEvent::Reasoning(t.clone()));
+                        let block = self.reasoning_blocks.entry(index).or_default();
+                        match r {
+                            ReasoningContentBlockDelta::Text(t) if !t.is_empty() => {
+                                block.text.push_str(t);
+                                self.queue.push_back(ChatEvent::Reasoning(t.clone()));
+                            }
+                            ReasoningContentBlockDelta::Signature(s) => {
+                                block.signature.get_or_insert_with(String::new).push_str(s);
+                            }
+                            ReasoningContentBlockDelta::RedactedContent(b) => {
+                                block
+                                    .redacted
+                                    .get_or_insert_with(Vec::new)
+                                    .extend_from_slice(b.as_ref());
+                            }
+                            _ => {}
                         }
                     }
                     _ => {}
@@ -248,8 +298,9 @@ impl ChatStream {
                         arguments,
                     });
                 }
-                if self.reasoning_blocks.remove(&index).is_some() {
-                    self.queue.push_back(ChatEvent::ReasoningEnd);
+                if let Some(block) = self.reasoning_blocks.remove(&index) {
+                    self.queue
+                        .push_back(ChatEvent::ReasoningEnd(block.finish()));
                 }
             }
             ConverseStreamOutput::MessageStop(stop) => {

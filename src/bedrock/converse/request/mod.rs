@@ -237,18 +237,21 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
 }
 
 /// With thinking on, Anthropic requires the final assistant turn, when it called tools,
-/// to start with its signed thinking block. Dify keeps no signatures, so such a turn (the
-/// middle of an agent's tool loop) is continued without thinking; the first step of each
-/// answer still thinks.
+/// to start with its signed thinking block. Where Dify carried the block back (in the
+/// message's `opaque_body`) it is there; where it did not, such a turn (the middle of an
+/// agent's tool loop) is continued without thinking, and the first step of each answer
+/// still thinks.
 fn continues_tool_call(messages: &[Turn]) -> bool {
     messages
         .iter()
         .rev()
         .find(|(role, _)| *role == ConversationRole::Assistant)
         .is_some_and(|(_, content)| {
-            content
-                .iter()
-                .any(|b| matches!(b, ContentBlock::ToolUse(_)))
+            let signed = matches!(content.first(), Some(ContentBlock::ReasoningContent(_)));
+            !signed
+                && content
+                    .iter()
+                    .any(|b| matches!(b, ContentBlock::ToolUse(_)))
         })
 }
 

@@ -3,15 +3,20 @@
 //! role merged (Converse needs alternating roles), and tool use kept as text for models
 //! without tools.
 
+use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ToolResultBlock, ToolResultContentBlock, ToolUseBlock,
+    ContentBlock, ConversationRole, ReasoningContentBlock, ReasoningTextBlock, ToolResultBlock,
+    ToolResultContentBlock, ToolUseBlock,
 };
 use serde_json::Value;
 
 use super::tools::{parse_arguments, tool_use_id};
 use super::{Builder, bad, built};
+use crate::bedrock::families::Reasoning;
 use crate::bedrock::json::{to_document, to_json};
 use crate::error::PluginError;
+use crate::media;
+use crate::prompt::reasoning::ReasoningBlock;
 use crate::prompt::{Content, ContentKind, PromptMessage, Role, think};
 
 pub type Turn = (ConversationRole, Vec<ContentBlock>);
@@ -62,6 +67,13 @@ impl Builder {
         i: usize,
     ) -> Result<Vec<ContentBlock>, PluginError> {
         let mut blocks = Vec::new();
+        // Signed reasoning goes back first, as the model wrote it: Claude needs it to
+        // keep thinking through a tool loop. Other families cannot read Claude's.
+        if self.caps.family.reasoning == Reasoning::AnthropicBudget {
+            for block in &msg.reasoning {
+                blocks.push(ContentBlock::ReasoningContent(reasoning_block(block)?));
+            }
+        }
         let text = think::strip(&msg.text());
         if !text.trim().is_empty() {
             blocks.push(ContentBlock::Text(text));
@@ -140,6 +152,26 @@ impl Builder {
         }
         self.history_has_tools = false;
     }
+}
+
+fn reasoning_block(block: &ReasoningBlock) -> Result<ReasoningContentBlock, PluginError> {
+    Ok(match block {
+        ReasoningBlock::Text { text, signature } => ReasoningContentBlock::ReasoningText(built(
+            ReasoningTextBlock::builder()
+                .text(text)
+                .set_signature(signature.clone())
+                .build(),
+        )?),
+        ReasoningBlock::Redacted { redacted } => {
+            let bytes = media::decode(redacted).map_err(|e| {
+                bad(format!(
+                    "an earlier answer's redacted reasoning cannot be replayed: {}",
+                    e.describe("it")
+                ))
+            })?;
+            ReasoningContentBlock::RedactedContent(Blob::new(bytes.bytes))
+        }
+    })
 }
 
 /// Converse needs alternating roles: consecutive turns of one role become one.
