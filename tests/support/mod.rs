@@ -413,6 +413,23 @@ impl Plugin {
         (st.lines.clone(), st.junk.clone())
     }
 
+    /// Stderr once it says `needle` (it is read in the background: after the process
+    /// exits, its last words may still be on their way); panics after `timeout`.
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.stderr();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stderr never said {needle:?}: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr
             .lock()
