@@ -8,9 +8,8 @@ mod support;
 
 use std::time::Duration;
 
-use bedrock_double::{Operation, RecordedRequest};
 use serde_json::{Value, json};
-use support::aws::{double, in_region, key_credentials, llm_request, user};
+use support::aws::{converse_bodies, double, in_region, key_credentials, llm_request, user};
 use support::{Plugin, Session};
 
 const SONNET_45: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
@@ -22,20 +21,6 @@ fn plugin() -> Plugin {
     let p = Plugin::start_with(&[("DIFY_BEDROCK_MAX_ATTEMPTS", "1")]);
     p.wait_first_heartbeat(Duration::from_secs(10));
     p
-}
-
-fn converse_bodies(d: &bedrock_double::Double) -> Vec<RecordedRequest> {
-    d.requests()
-        .into_iter()
-        .filter(|r| matches!(r.operation, Operation::Converse | Operation::ConverseStream))
-        .collect()
-}
-
-fn text_of(s: &Session) -> String {
-    s.items()
-        .iter()
-        .filter_map(|c| c["delta"]["message"]["content"].as_str())
-        .collect()
 }
 
 fn schema(p: &mut Plugin, model: &str) -> Value {
@@ -142,11 +127,7 @@ fn effort_switches_on_adaptive_thinking_where_budgets_are_rejected() {
             ),
         );
         assert!(s.error().is_none(), "{model}: {s:#?}");
-        assert_eq!(
-            text_of(&s),
-            "<think>\nLet me see.\n</think>\nDone.",
-            "{model}"
-        );
+        assert_eq!(s.text(), "<think>\nLet me see.\n</think>\nDone.", "{model}");
         let body = &converse_bodies(&d)[0].body;
         let extra = &body["additionalModelRequestFields"];
         assert_eq!(extra["thinking"], json!({"type": "adaptive"}), "{model}");
@@ -189,7 +170,7 @@ fn a_claude_5_refusal_is_answered_by_the_fallback_model() {
                 .iter()
                 .all(|c| c["model"] == "global.anthropic.claude-opus-4-8")
         );
-        assert!(!text_of(&s).is_empty());
+        assert!(!s.text().is_empty());
         let last = s
             .items()
             .last()

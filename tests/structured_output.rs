@@ -8,10 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use bedrock_double::{Operation, RecordedRequest};
 use serde_json::{Value, json};
-use support::aws::{double, key_credentials, llm_request, user};
-use support::{Plugin, Session};
+use support::aws::{converse_bodies, double, key_credentials, llm_request, user};
+use support::Plugin;
 
 const SONNET: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const NOVA: &str = "amazon.nova-lite-v1:0";
@@ -20,20 +19,6 @@ fn plugin() -> Plugin {
     let p = Plugin::start_with(&[("DIFY_BEDROCK_MAX_ATTEMPTS", "1")]);
     p.wait_first_heartbeat(Duration::from_secs(10));
     p
-}
-
-fn converse_bodies(d: &bedrock_double::Double) -> Vec<RecordedRequest> {
-    d.requests()
-        .into_iter()
-        .filter(|r| matches!(r.operation, Operation::Converse | Operation::ConverseStream))
-        .collect()
-}
-
-fn text_of(s: &Session) -> String {
-    s.items()
-        .iter()
-        .filter_map(|c| c["delta"]["message"]["content"].as_str())
-        .collect()
 }
 
 /// What Dify's structured-output helper puts in `json_schema`.
@@ -62,7 +47,7 @@ fn a_json_schema_becomes_converse_structured_output_streamed_and_blocking() {
             ),
         );
         assert!(s.error().is_none(), "{s:#?}");
-        assert_eq!(text_of(&s), r#"{"city": "Paris"}"#);
+        assert_eq!(s.text(), r#"{"city": "Paris"}"#);
         let bodies = converse_bodies(&d);
         let body = &bodies[0].body;
         let format = &body["outputConfig"]["textFormat"];

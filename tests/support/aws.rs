@@ -1,6 +1,9 @@
 //! Helpers for tests that point the plugin at the Bedrock test double.
 
-use bedrock_double::{Double, DoubleConfig, TEST_ACCESS_KEY, TEST_API_KEY, TEST_SECRET_KEY};
+use bedrock_double::{
+    Double, DoubleConfig, Operation, RecordedRequest, TEST_ACCESS_KEY, TEST_API_KEY,
+    TEST_SECRET_KEY,
+};
 use serde_json::{Value, json};
 
 pub fn double() -> Double {
@@ -105,4 +108,13 @@ pub fn rerank_request(
         "top_n": top_n,
         "score_threshold": score_threshold,
     })
+}
+
+/// The Converse and ConverseStream requests the double received, in order.
+pub fn converse_bodies(double: &Double) -> Vec<RecordedRequest> {
+    double
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.operation, Operation::Converse | Operation::ConverseStream))
+        .collect()
 }

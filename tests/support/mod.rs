@@ -102,6 +102,14 @@ impl Session {
             .collect()
     }
 
+    /// The text of an LLM answer: every chunk's content, in order.
+    pub fn text(&self) -> String {
+        self.items()
+            .iter()
+            .filter_map(|c| c["delta"]["message"]["content"].as_str())
+            .collect()
+    }
+
     /// The single result of a non-LLM action; panics with the session if there is none.
     pub fn result(&self) -> &Value {
         let items = self.items();
