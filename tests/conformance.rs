@@ -1,9 +1,13 @@
 //! Conformance with the official SDK: the declarations and the JSON the binary emits for
-//! every action are validated with `dify_plugin` 0.7.4's own data models (and the daemon's
-//! Go rules) by the checkers in `tests/conformance/`, in a venv this test creates.
+//! every action are validated with the pinned `dify_plugin`'s own data models (the pin is
+//! `tests/conformance/requirements.txt`; the daemon's Go rules too) by the checkers in
+//! `tests/conformance/`, in a venv of Python >= 3.12 this test creates. Every model action
+//! the SDK defines is sent to the binary, so a newer SDK's action fails here until the
+//! plugin answers it.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -28,7 +32,7 @@ fn python() -> &'static Path {
             .expect("run setup_venv.sh");
         assert!(
             status.success(),
-            "could not set up the conformance venv (python3 and PyPI are needed)"
+            "could not set up the conformance venv (Python >= 3.12 and PyPI are needed; see above)"
         );
         venv.join("bin/python")
     })
@@ -47,6 +51,23 @@ fn run_checker(args: &[&str]) -> String {
     );
     assert!(out.status.success(), "checker {args:?} failed:\n{text}");
     text
+}
+
+#[test]
+fn the_readme_names_the_pinned_sdk() {
+    // requirements.txt holds the pin; the README repeats it so that readers see which SDK
+    // the plugin is checked with. This keeps the two in step (no venv needed).
+    let requirements = std::fs::read_to_string(root().join("tests/conformance/requirements.txt"))
+        .expect("read requirements.txt");
+    let pin = requirements
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("dify_plugin=="))
+        .expect("requirements.txt pins dify_plugin==<version>");
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
+    assert!(
+        readme.contains(&format!("`dify_plugin=={pin}`")),
+        "README.md's Tests section should name the pinned SDK, dify_plugin=={pin}"
+    );
 }
 
 #[test]
@@ -232,6 +253,264 @@ fn every_action_answers_in_the_shapes_the_sdk_accepts() {
     ]);
     assert!(
         report.contains(&format!("{expected} sessions checked, 0 problems")),
+        "{report}"
+    );
+}
+
+/// The values of the pinned SDK's `ModelActions` enum: every action the daemon may send a
+/// model plugin. Read from the SDK itself rather than listed here, so that moving the pin
+/// to an SDK with a new action makes the next test fail until the plugin answers it.
+fn sdk_model_actions() -> Vec<String> {
+    let out = Command::new(python())
+        .args(["tests/conformance/sdk_models.py", "--model-actions"])
+        .current_dir(root())
+        .output()
+        .expect("run sdk_models.py");
+    assert!(
+        out.status.success(),
+        "sdk_models.py --model-actions failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON list of action names")
+}
+
+/// What the plugin must answer an action with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    /// One result (a stream of chunks for `invoke_llm`), no error.
+    Result,
+    /// A model type or feature this provider does not offer: `NotImplementedError` then
+    /// `end`. That error type also proves the action is routed: an unknown action gets
+    /// a `ValidationError`.
+    NotOffered,
+}
+
+#[test]
+fn every_model_action_of_the_sdk_gets_a_well_formed_answer() {
+    let double = support::aws::double();
+    let creds = support::aws::key_credentials(&double);
+    // The double serves rerank in us-west-2, as Bedrock does.
+    let west = support::aws::in_region(&creds, "us-west-2");
+    let model = |model: &str, model_type: &str, credentials: &Value| json!({"provider": "bedrock", "model": model, "model_type": model_type, "credentials": credentials});
+    let with = support::aws::with;
+    let chat = |stream: bool| {
+        support::aws::llm_request(
+            "anthropic.claude-haiku-4-5-20251001-v1:0",
+            &creds,
+            support::aws::user(r#"hi [[double: {"text": "Hello there", "deltas": 2}]]"#),
+            stream,
+            json!({"max_tokens": 64}),
+        )
+    };
+    // One request per action, shaped as the daemon sends it (the transcript has the SDK
+    // validate each one with its request model for the action).
+    let requests: BTreeMap<&str, (Answer, Value)> = BTreeMap::from([
+        (
+            "validate_provider_credentials",
+            (
+                Answer::Result,
+                json!({"provider": "bedrock", "credentials": creds}),
+            ),
+        ),
+        (
+            "validate_model_credentials",
+            (
+                Answer::Result,
+                model(
+                    "mine",
+                    "llm",
+                    &with(
+                        creds.clone(),
+                        json!({"inference_profile_id": "amazon.nova-lite-v1:0"}),
+                    ),
+                ),
+            ),
+        ),
+        ("invoke_llm", (Answer::Result, chat(true))),
+        // Polling is an opt-in LLM feature (`features: [polling]`) no model declares.
+        ("start_polling", (Answer::NotOffered, chat(false))),
+        (
+            "check_polling",
+            (
+                Answer::NotOffered,
+                with(
+                    model("anthropic.claude-haiku-4-5-20251001-v1:0", "llm", &creds),
+                    json!({"plugin_state": {"job": "j-1"}}),
+                ),
+            ),
+        ),
+        (
+            "get_llm_num_tokens",
+            (
+                Answer::Result,
+                with(
+                    model("amazon.nova-lite-v1:0", "llm", &json!({})),
+                    json!({"prompt_messages": [{"role": "user", "content": "count me"}], "tools": []}),
+                ),
+            ),
+        ),
+        (
+            "invoke_text_embedding",
+            (
+                Answer::Result,
+                with(
+                    model("amazon.titan-embed-text-v2:0", "text-embedding", &creds),
+                    json!({"texts": ["a", "b"], "input_type": "document"}),
+                ),
+            ),
+        ),
+        (
+            "invoke_multimodal_embedding",
+            (
+                Answer::Result,
+                with(
+                    model(
+                        "amazon.nova-2-multimodal-embeddings-v1:0",
+                        "text-embedding",
+                        &creds,
+                    ),
+                    json!({"documents": [{"content": "a cat", "content_type": "text"}], "input_type": "document"}),
+                ),
+            ),
+        ),
+        (
+            "get_text_embedding_num_tokens",
+            (
+                Answer::Result,
+                with(
+                    model("amazon.titan-embed-text-v2:0", "text-embedding", &json!({})),
+                    json!({"texts": ["one two", "three"]}),
+                ),
+            ),
+        ),
+        (
+            "invoke_rerank",
+            (
+                Answer::Result,
+                with(
+                    model("amazon.rerank-v1:0", "rerank", &west),
+                    json!({"query": "rust", "docs": ["rust is fast", "tea"], "score_threshold": null, "top_n": null}),
+                ),
+            ),
+        ),
+        (
+            "invoke_multimodal_rerank",
+            (
+                Answer::Result,
+                with(
+                    model("cohere.rerank-v3-5:0", "rerank", &west),
+                    json!({"query": {"content": "rust", "content_type": "text"},
+                           "docs": [{"content": "rust", "content_type": "text"}], "score_threshold": 0.0, "top_n": 1}),
+                ),
+            ),
+        ),
+        (
+            "invoke_tts",
+            (
+                Answer::NotOffered,
+                with(
+                    model("amazon.polly", "tts", &creds),
+                    json!({"content_text": "hello", "voice": "Joanna", "tenant_id": "t-1"}),
+                ),
+            ),
+        ),
+        (
+            "get_tts_model_voices",
+            (
+                Answer::NotOffered,
+                with(
+                    model("amazon.polly", "tts", &creds),
+                    json!({"language": "en-US"}),
+                ),
+            ),
+        ),
+        (
+            "invoke_speech2text",
+            (
+                Answer::NotOffered,
+                // `file` is the audio, hex-encoded ("RIFF").
+                with(
+                    model("amazon.transcribe", "speech2text", &creds),
+                    json!({"file": "52494646"}),
+                ),
+            ),
+        ),
+        (
+            "invoke_moderation",
+            (
+                Answer::NotOffered,
+                with(
+                    model("amazon.guardrail", "moderation", &creds),
+                    json!({"text": "hello"}),
+                ),
+            ),
+        ),
+        (
+            "get_ai_model_schemas",
+            (
+                Answer::Result,
+                model("amazon.nova-lite-v1:0", "llm", &json!({})),
+            ),
+        ),
+    ]);
+
+    let actions = sdk_model_actions();
+    let unknown: Vec<&String> = actions
+        .iter()
+        .filter(|a| !requests.contains_key(a.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "the pinned SDK defines model actions this test sends nothing for: {unknown:?}; \
+         add a request here and answer the action in src/actions/mod.rs"
+    );
+    let dropped: Vec<&&str> = requests
+        .keys()
+        .filter(|a| !actions.iter().any(|s| s == **a))
+        .collect();
+    assert!(
+        dropped.is_empty(),
+        "the pinned SDK no longer defines the model actions {dropped:?}"
+    );
+
+    let mut plugin = Plugin::start();
+    plugin.wait_first_heartbeat(Duration::from_secs(10));
+    let mut transcript = String::new();
+    for action in &actions {
+        let (answer, fields) = &requests[action.as_str()];
+        // The request's `data` exactly as the driver sends it, for the checker.
+        let request = support::envelope("", action, fields.clone())["data"].clone();
+        let session = plugin.call(action, fields.clone());
+        match answer {
+            Answer::Result => {
+                assert!(
+                    session.error().is_none() && !session.items().is_empty(),
+                    "{action} should succeed: {session:#?}"
+                );
+            }
+            Answer::NotOffered => {
+                let error = session
+                    .error()
+                    .unwrap_or_else(|| panic!("{action} should fail: {session:#?}"));
+                assert_eq!(
+                    error["error_type"], "NotImplementedError",
+                    "{action} is not routed as an action the provider does not offer: {error}"
+                );
+            }
+        }
+        transcript.push_str(
+            &json!({"action": action, "request": request, "lines": session.lines}).to_string(),
+        );
+        transcript.push('\n');
+    }
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-every-action.jsonl");
+    std::fs::write(&file, transcript).expect("write transcript");
+    let report = run_checker(&[
+        "tests/conformance/check_responses.py",
+        file.to_str().expect("utf8 path"),
+    ]);
+    assert!(
+        report.contains(&format!("{} sessions checked, 0 problems", actions.len())),
         "{report}"
     );
 }

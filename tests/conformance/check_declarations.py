@@ -14,8 +14,8 @@ Every file is validated twice:
     `use_template` expansion;
   * with the plugin daemon's stricter Go-side rules (daemon_rules.py), and how the
     daemon itself finds model and position files (Go filepath.Match on package paths,
-    the `position:` key), which differs from the SDK (Python glob, `_position.yaml`
-    among the glob hits).  The provider must satisfy both.
+    the `position:` key), which differs from the SDK (Python pathlib glob,
+    `_position.yaml` among the glob hits).  The provider must satisfy both.
 
 Prints one line per problem, `<file>: <field>: <source>: <message>`, where source is
 `sdk <Model>`, `daemon`, `dify` (what Dify needs to use a model) or `consistency`
@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import datetime
 import os
+import pathlib
 import re
 import sys
 import urllib.parse
@@ -133,7 +134,8 @@ def go_glob(root: str, pattern: str) -> list[str]:
     """Files under root whose '/'-separated relative path matches pattern with Go's
     filepath.Match.  '*' never crosses '/', so the match can descend directory by
     directory instead of walking the whole tree (which may hold a build directory).
-    Unlike Python's glob, hidden files are matched by '*'."""
+    Hidden files are matched by '*' (as by the SDK's pathlib glob since 0.10, unlike
+    the glob.glob of older SDKs); '**' is just '*' (unlike pathlib)."""
     segments = [_go_segment_regex(s) for s in pattern.split("/")]
     current = [""]
     for depth, regex in enumerate(segments):
@@ -153,6 +155,19 @@ def go_glob(root: str, pattern: str) -> list[str]:
                     found.append(rel)
         current = found
     return current
+
+
+def sdk_glob(root: str, pattern: str) -> list[str]:
+    """The '/'-separated paths under root that the SDK's ProviderEntity loader finds
+    for a `predefined` pattern.  Since 0.10 it runs `Path.cwd().glob(pattern)` in the
+    plugin directory (pathlib: '*' also matches hidden names, '**' spans any number of
+    directories, '[!a]' negates where Go writes '[^a]'); this is the same call.  A
+    pattern pathlib refuses (absolute, empty) finds nothing here (the SDK raises)."""
+    base = pathlib.Path(root)
+    try:
+        return sorted(p.relative_to(base).as_posix() for p in base.glob(pattern))
+    except (ValueError, NotImplementedError, OSError):
+        return []
 
 
 # --------------------------------------------------------------------------------------
@@ -611,7 +626,10 @@ class DeclarationChecker:
                 self.add(rel, at(field, "predefined"), "daemon: required non-empty list of path patterns")
                 patterns = [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else []
 
-            position_hits = set()
+            # The SDK takes a *_position.yaml its own glob finds as the order; the
+            # daemon skips such files and reads only `position:`.
+            position_hits = {hit for pattern in patterns for hit in sdk_glob(self.root, pattern)
+                             if hit.endswith("_position.yaml")}
             for i, pattern in enumerate(patterns):
                 pf = at(at(field, "predefined"), i)
                 try:
@@ -623,10 +641,7 @@ class DeclarationChecker:
                     self.add(rel, pf, f"daemon: pattern {pattern!r} matches no file")
                     continue
                 for hit in hits:
-                    # the daemon skips *_position.yaml; the SDK takes it as the order
-                    if hit.endswith("_position.yaml"):
-                        position_hits.add(hit)
-                    else:
+                    if not hit.endswith("_position.yaml"):
                         file_patterns.setdefault(hit, []).append(pattern)
                         model_files.setdefault(hit, mtype)
                 head = pattern.rpartition("/")[0]
@@ -757,7 +772,7 @@ class DeclarationChecker:
         only_daemon = sorted(daemon_models - sdk_models)
         only_sdk = sorted(sdk_models - daemon_models)
         if only_daemon or only_sdk:
-            self.add(rel, "models", f"consistency: daemon (Go filepath.Match) and SDK (Python glob) load different "
+            self.add(rel, "models", f"consistency: daemon (Go filepath.Match) and SDK (pathlib glob) load different "
                      f"models; only daemon: {only_daemon}, only SDK: {only_sdk}")
         sdk_positions = entity.position.model_dump() if entity.position is not None else {}
         for key in sorted(set(daemon_positions) | {k for k, v in sdk_positions.items() if v}):

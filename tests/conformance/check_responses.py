@@ -5,11 +5,14 @@ Usage:  check_responses.py FILE.jsonl
 
 Each input line is one recorded session:
     {"action": "<action>", "lines": [<every JSON object the plugin wrote for that
-                                      session, in order>]}
+                                      session, in order>],
+     "request": {<optional: the request's `data` as the daemon sent it>}}
 where each object is a plugin->daemon event
     {"event": "session", "session_id": "...", "data": {"type": "stream"|"end"|"error", "data": {...}}}
 
 Checked for every session:
+  * the request, when given: the SDK's request model for the action (the class its
+    router builds from `data`), and `action` matching it;
   * envelope: the SDK's StreamOutputMessage / SessionMessage models, plus the daemon's
     rules: event "session", one non-empty session_id shared by all lines, `data.type`
     one of stream|end|error, `data.data` a non-null object, each line < 5 MiB as JSON;
@@ -99,6 +102,10 @@ class ResponseChecker:
             "validate_provider_credentials": lambda _: ValidateCredentialsResponse,
             "validate_model_credentials": lambda _: ValidateCredentialsResponse,
             "get_ai_model_schemas": lambda _: AIModelSchemaResponse,
+            # SDK 0.10's polling: both answer one LLMPollingResult (plugin_executor.py
+            # start_llm_polling / check_llm_polling).
+            "start_polling": lambda _: sdk.LLMPollingResult,
+            "check_polling": lambda _: sdk.LLMPollingResult,
         }
 
     # ---- input
@@ -126,7 +133,26 @@ class ResponseChecker:
                 if not isinstance(lines, list):
                     self.problems.add(f"{where} ({action})", "lines", "input: required list of the plugin's output objects")
                     continue
+                if "request" in record:
+                    self.check_request(f"{where} ({action})", action, record["request"])
                 self.check_session(f"{where} ({action})", action, lines)
+
+    # ---- the request the session answers
+
+    def check_request(self, where: str, action: str, request) -> None:
+        """The daemon's request `data` must be what the SDK's router accepts for the
+        action, so that an answer is checked against a request the SDK could get."""
+        if not isinstance(request, dict):
+            self.problems.add(where, "request", f"input: must be the request's data object (got {show(request)})")
+            return
+        sent = request.get("action")
+        if sent != action:
+            self.problems.add(where, "request.action", f"input: {show(sent)} but the session is recorded as {action!r}")
+        model_cls = self.sdk.model_requests.get(action)
+        if model_cls is None:
+            self.problems.add(where, "request", f"protocol: {action!r} is not a model action of SDK {self.sdk.version}")
+            return
+        self._sdk(where, "request", model_cls, request)
 
     # ---- one session
 
@@ -256,6 +282,8 @@ class ResponseChecker:
             "validate_provider_credentials": self.daemon_validate,
             "validate_model_credentials": self.daemon_validate,
             "get_ai_model_schemas": self.daemon_model_schema,
+            "start_polling": self.daemon_polling,
+            "check_polling": self.daemon_polling,
         }[action]
         daemon_check(where, field, data)
 
@@ -428,6 +456,22 @@ class ResponseChecker:
         schema = data["model_schema"]
         if schema is not None:
             dr.check_model_declaration(self.problems, where, at(field, "model_schema"), schema)
+
+    def daemon_polling(self, where, field, data):
+        """model_entities.ModelPollingResult (the daemon reads exactly one)."""
+        p = self.problems
+        status = data.get("status")
+        if status not in dr.POLLING_STATUSES:
+            p.add(where, at(field, "status"), f"daemon: must be one of {sorted(dr.POLLING_STATUSES)} (got {show(status)})")
+        state = data.get("plugin_state")
+        if state is not None and not isinstance(state, dict):
+            p.add(where, at(field, "plugin_state"), f"daemon: must be an object or absent (got {show(state)})")
+        error = data.get("error")
+        if error is not None and not isinstance(error, str):
+            p.add(where, at(field, "error"), f"daemon: must be a string or absent (got {show(error)})")
+        for key in dr.POLLING_INT_FIELDS:
+            if data.get(key) is not None:
+                dr.check_typed(p, where, at(field, key), data[key], "int")
 
 
 def main(argv: list[str]) -> int:

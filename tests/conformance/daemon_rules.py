@@ -178,6 +178,12 @@ EMBEDDING_USAGE_KEYS = {
     "latency": "float",
 }
 
+# pkg/entities/model_entities/polling.go (ModelPollingResult, the answer to
+# start_polling and check_polling): `status` validate:"required,oneof=...", and the
+# Go type of each optional field (`result` is raw JSON, any value).
+POLLING_STATUSES = {"running", "succeeded", "failed"}
+POLLING_INT_FIELDS = ("next_check_after_seconds", "expires_after_seconds", "max_attempts")
+
 # internal/types/app/config.go: PLUGIN_RUNTIME_MAX_BUFFER_SIZE default 5242880.  The
 # daemon's bufio.Scanner must hold the whole line plus its '\n', so a line must be
 # strictly shorter than this many bytes.

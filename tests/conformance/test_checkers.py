@@ -226,11 +226,15 @@ BAD_PLUGINS = [
      ["daemon: 'models/llm/example-chat-v1_0.yaml' is matched by 2 patterns"]),
     ("stray .yml file", lambda p: p.copy(MINI, "models/llm/example-other.yml"),
      ["models/llm/example-other.yml: (file): consistency: not selected by any predefined pattern"]),
-    ("hidden model file (Go * matches it, Python glob does not)", lambda p: (
-        p.copy(MINI, "models/llm/.hidden.yaml"),
-        p.edit("models/llm/.hidden.yaml", lambda d: d.update(model="hidden-model"))),
-     ["consistency: daemon (Go filepath.Match) and SDK (Python glob) load different models; "
-      "only daemon: [('llm', 'hidden-model')]"]),
+    ("recursive ** (the SDK's pathlib glob descends, Go's ** is one name)", lambda p: p.edit(
+        PROVIDER, lambda d: d["models"]["rerank"].update(predefined=["models/rerank/**/*.yaml"])),
+     ["models.rerank.predefined[0]: daemon: pattern 'models/rerank/**/*.yaml' matches no file",
+      "consistency: daemon (Go filepath.Match) and SDK (pathlib glob) load different models; "
+      "only daemon: [], only SDK: [('rerank', 'example-rerank-v1:0')]"]),
+    ("negated class written [!x] (pathlib negates, Go matches '!')", lambda p: p.edit(
+        PROVIDER, lambda d: d["models"]["rerank"].update(predefined=["models/rerank/[!x]*.yaml"])),
+     ["models.rerank.predefined[0]: daemon: pattern 'models/rerank/[!x]*.yaml' matches no file",
+      "only SDK: [('rerank', 'example-rerank-v1:0')]"]),
     ("model of another type under llm", lambda p: p.copy(RERANK, "models/llm/example-rerank-v1_0.yaml"),
      ["models/llm/example-rerank-v1_0.yaml: model_type: consistency: 'rerank' but the file is listed under models.llm",
       "model: consistency: model 'example-rerank-v1:0' is also declared in models/llm/example-rerank-v1_0.yaml"]),
@@ -295,6 +299,29 @@ class DeclarationsTest(unittest.TestCase):
                     self.assertIn(text, out)
                 self.assertRegex(out, r"declarations: \d+ files checked, [1-9]\d* problems\n$")
 
+    def test_hidden_model_file_is_loaded_by_daemon_and_sdk(self):
+        # Go's '*' matches hidden names, and so does the SDK's pathlib glob since 0.10
+        # (the glob.glob of older SDKs skipped them): both load the file, no problem.
+        with tempfile.TemporaryDirectory() as tmp:
+            root = os.path.join(tmp, "plugin")
+            shutil.copytree(GOOD_PLUGIN, root)
+            plugin = PluginCopy(root)
+            plugin.copy(MINI, "models/llm/.hidden.yaml")
+            plugin.edit("models/llm/.hidden.yaml", lambda d: d.update(model="hidden-model"))
+            plugin.append(LLM_POSITION, "- hidden-model\n")
+            code, out = run_main(check_declarations, root)
+        self.assertEqual(out.strip(), "declarations: 10 files checked, 0 problems")
+        self.assertEqual(code, 0)
+
+    def test_sdk_glob_is_the_sdks(self):
+        sdk_glob = check_declarations.sdk_glob
+        self.assertEqual(sdk_glob(GOOD_PLUGIN, "models/llm/*.yaml"),
+                         ["models/llm/_position.yaml", "models/llm/example-chat-v1_0.yaml", "models/llm/example-mini.yaml"])
+        self.assertEqual(sdk_glob(GOOD_PLUGIN, "models/**/_position.yaml"),
+                         ["models/llm/_position.yaml", "models/rerank/_position.yaml",
+                          "models/text_embedding/_position.yaml"])
+        self.assertEqual(sdk_glob(GOOD_PLUGIN, "/models/*"), [])  # pathlib refuses absolute patterns
+
     def test_not_a_directory(self):
         code, out = run_main(check_declarations, os.path.join(FIXTURES, "does-not-exist"))
         self.assertEqual(code, 1)
@@ -354,6 +381,15 @@ BAD_RESPONSES_EXPECT = {
     "bad-heartbeat-in-session": ["lines[0].event: daemon: must be 'session' for a session's output (got 'heartbeat')"],
     "bad-session-id-mismatch": ["lines[1].session_id: daemon: 'another-session' differs from the session's 'bad-session-id-mismatch'"],
     "bad-invoke-message": ["lines[0].data.type: daemon: must be stream, end or error (got 'invoke')"],
+    "bad-polling-running-without-state": ["(start_polling): lines[0].data.data: sdk LLMPollingResult: "
+                                          "Value error, plugin_state is required when polling status is running"],
+    "bad-polling-status": ["(check_polling): lines[0].data.data.status: daemon: must be one of "
+                           "['failed', 'running', 'succeeded'] (got 'done')",
+                           "lines[0].data.data.status: sdk LLMPollingResult"],
+    "bad-polling-float-attempts": ["lines[0].data.data.max_attempts: daemon: must be an integer JSON number (got 3.0)"],
+    "bad-request-missing-texts": ["(invoke_text_embedding): request.texts: sdk ModelInvokeTextEmbeddingRequest: Field required"],
+    "bad-request-other-action": ["(invoke_llm): request.action: input: 'invoke_rerank' but the session is recorded as 'invoke_llm'"],
+    "bad-request-unknown-action": ["(invoke_summary): request: protocol: 'invoke_summary' is not a model action of SDK"],
 }
 
 
@@ -385,6 +421,14 @@ class ResponsesTest(unittest.TestCase):
             actions = {json.loads(line)["action"] for line in f if line.strip()}
         checker = check_responses.ResponseChecker(load_sdk())
         self.assertLessEqual(set(checker.models), actions)
+
+    def test_response_models_are_for_actions_of_the_sdk(self):
+        # A response model for an action the SDK no longer defines would be dead code;
+        # an SDK action without one may only fail (error + end).
+        sdk = load_sdk()
+        checker = check_responses.ResponseChecker(sdk)
+        self.assertLessEqual(set(checker.models), {a.value for a in sdk.ModelActions})
+        self.assertEqual(set(sdk.model_requests), {a.value for a in sdk.ModelActions})
 
     def test_each_bad_session_fails_naming_the_problem(self):
         with open(BAD_RESPONSES, encoding="utf-8") as f:
