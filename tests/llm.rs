@@ -936,3 +936,69 @@ fn thinking_continues_a_tool_loop_without_the_unsigned_turn_failing() {
             .is_none()
     );
 }
+
+#[test]
+fn video_goes_to_the_models_that_take_it() {
+    let d = double();
+    let mut p = plugin();
+    // The first bytes of an MP4 file (an `ftyp` box): Bedrock is what reads the video.
+    let mp4 = "AAAAIGZ0eXBpc29tAAACAGlzb21pc28yYXZjMW1wNDE=";
+    let video = |mime: &str| {
+        json!([{"role": "user", "content": [
+            {"type": "video", "mime_type": mime, "base64_data": mp4, "format": "", "url": ""},
+            {"type": "text", "data": "What happens?"}
+        ]}])
+    };
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            NOVA,
+            &key_credentials(&d),
+            video("video/mp4"),
+            true,
+            json!({}),
+        ),
+    );
+    assert!(s.error().is_none(), "{s:#?}");
+    let body = &converse_bodies(&d)[0].body;
+    let block = &body["messages"][0]["content"][0]["video"];
+    assert_eq!(block["format"], "mp4", "{body:#}");
+    assert_eq!(block["source"]["bytes"], mp4);
+    // A model without the video feature refuses it by name, before any call.
+    d.clear_requests();
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            "amazon.nova-micro-v1:0",
+            &key_credentials(&d),
+            video("video/mp4"),
+            true,
+            json!({}),
+        ),
+    );
+    assert!(
+        s.expect_error()["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not accept video"),
+        "{s:#?}"
+    );
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            NOVA,
+            &key_credentials(&d),
+            video("video/x-msvideo"),
+            true,
+            json!({}),
+        ),
+    );
+    assert!(
+        s.expect_error()["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("video type video/x-msvideo is not supported"),
+        "{s:#?}"
+    );
+    assert!(converse_bodies(&d).is_empty());
+}

@@ -9,8 +9,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::aws::{converse_bodies, double, key_credentials, llm_request, user};
 use support::Plugin;
+use support::aws::{converse_bodies, double, key_credentials, llm_request, user};
 
 const SONNET: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
 const NOVA: &str = "amazon.nova-lite-v1:0";

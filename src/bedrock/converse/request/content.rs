@@ -4,7 +4,8 @@
 
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, DocumentBlock, DocumentSource, ImageBlock, ImageFormat, ImageSource,
+    ContentBlock, DocumentBlock, DocumentSource, ImageBlock, ImageFormat, ImageSource, VideoBlock,
+    VideoFormat, VideoSource,
 };
 
 use super::documents::{document_format, document_name};
@@ -50,6 +51,7 @@ impl Builder {
                 }
                 ContentKind::Image => blocks.push(self.image(part, &at)?),
                 ContentKind::Document => blocks.push(self.document(part, &at)?),
+                ContentKind::Video => blocks.push(self.video(part, &at)?),
                 other => {
                     return Err(bad(format!(
                         "{at}: {other} content is not supported by Bedrock's Converse API"
@@ -127,6 +129,51 @@ impl Builder {
                 .build(),
         )?))
     }
+}
+
+impl Builder {
+    /// A video, inline; AWS says how large it may be.
+    fn video(&self, part: &ContentPart, at: &str) -> Result<ContentBlock, PluginError> {
+        if !self.caps.video {
+            return Err(bad(format!(
+                "{at}: this model does not accept video; choose a model with the video feature (Amazon Nova Lite or Pro)"
+            )));
+        }
+        let (bytes, mime) = file_bytes(part, at)?;
+        let named = mime.as_deref().or(part.format.as_deref());
+        let format = named
+            .and_then(video_format)
+            .or_else(|| part.filename.as_deref().and_then(|f| f.rsplit_once('.')).and_then(|(_, e)| video_format(e)))
+            .ok_or_else(|| {
+                bad(format!(
+                    "{at}: video type {} is not supported; Bedrock accepts mp4, mov, mkv, webm, flv, mpeg, mpg, wmv and 3gp",
+                    named.unwrap_or("unknown")
+                ))
+            })?;
+        Ok(ContentBlock::Video(built(
+            VideoBlock::builder()
+                .format(format)
+                .source(VideoSource::Bytes(Blob::new(bytes)))
+                .build(),
+        )?))
+    }
+}
+
+/// The video format a MIME type (`video/mp4`) or a format name or extension names.
+fn video_format(name: &str) -> Option<VideoFormat> {
+    let name = name.trim_start_matches("video/").trim_start_matches('.');
+    Some(match name.to_ascii_lowercase().as_str() {
+        "mp4" => VideoFormat::Mp4,
+        "quicktime" | "mov" => VideoFormat::Mov,
+        "x-matroska" | "mkv" => VideoFormat::Mkv,
+        "webm" => VideoFormat::Webm,
+        "x-flv" | "flv" => VideoFormat::Flv,
+        "mpeg" => VideoFormat::Mpeg,
+        "mpg" => VideoFormat::Mpg,
+        "x-ms-wmv" | "wmv" => VideoFormat::Wmv,
+        "3gpp" | "3gp" => VideoFormat::ThreeGp,
+        _ => return None,
+    })
 }
 
 /// The bytes of an image or document part (base64, or a data URL), and its MIME type:

@@ -35,6 +35,7 @@ pub struct Capabilities {
     pub system_prompts: bool,
     pub vision: bool,
     pub documents: bool,
+    pub video: bool,
     pub tools: bool,
 }
 
@@ -55,6 +56,7 @@ impl Capabilities {
                 .unwrap_or(family.system_prompts),
             vision: decl.has_feature(ModelFeature::Vision),
             documents: decl.has_feature(ModelFeature::Document),
+            video: decl.has_feature(ModelFeature::Video),
             tools: decl.has_feature(ModelFeature::ToolCall),
         }
     }
@@ -66,6 +68,7 @@ impl Capabilities {
             system_prompts: true,
             vision: false,
             documents: false,
+            video: false,
             tools: false,
         }
     }
