@@ -1,6 +1,8 @@
-//! `invoke_llm` and `get_llm_num_tokens`: a Dify chat request → one Converse path →
-//! LLMResultChunk lines. Streaming sends each delta as it arrives; blocking sends the
-//! same events collected into one chunk.
+//! `invoke_llm` and `get_llm_num_tokens`: a Dify chat request → the API its model's
+//! family is called through (Converse, or bedrock-mantle's Responses API for the
+//! families Converse does not serve) → one stream of chat events → LLMResultChunk lines.
+//! Streaming sends each delta as it arrives; blocking sends the same events collected
+//! into one chunk.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -14,8 +16,9 @@ use super::model::{resolve, resolve_for_call};
 use super::requests::{InvokeLlm, LlmNumTokens};
 use super::usage::LlmUsage;
 use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params, Usage};
+use crate::bedrock::mantle::{self, MantleInput, MantleParams};
 use crate::bedrock::routing::{self, CrossRegion, Target};
-use crate::declaration::{ModelFeature, ModelType, Pricing, params};
+use crate::declaration::{ChatApi, ModelDecl, ModelFeature, ModelType, Pricing, params};
 use crate::error::PluginError;
 use crate::prompt::think::ThinkTags;
 use crate::prompt::{PromptMessage, Tool};
@@ -224,28 +227,39 @@ pub async fn invoke(
         },
     };
     let clients = state.clients.get(access).await?;
-    let model_id = routing::id_to_call(&clients, target, &access.region).await?;
-    let parts = converse::build(ChatInput {
-        model_id,
-        caps: Capabilities::of(&decl),
-        messages: &req.prompt_messages,
-        tools: &req.tools,
-        tool_choice: req.tool_choice.as_ref(),
-        stop: &req.stop,
-        params: Params::from_model_parameters(&chosen),
-        request_metadata: request_metadata(credentials.request_metadata, app_id),
-    })?;
-    // Models without streaming tool use answer tool requests through Converse, streamed
-    // to Dify all the same.
+    // Models without streaming tool use answer tool requests unstreamed, streamed to
+    // Dify all the same.
     let stream_call =
         req.stream && (req.tools.is_empty() || decl.has_feature(ModelFeature::StreamToolCall));
-    let mut events = converse::start(
-        &clients,
-        parts,
-        stream_call,
-        state.clients.network().stream_idle_timeout,
-    )
-    .await?;
+    let idle = state.clients.network().stream_idle_timeout;
+    let mut events = match decl.chat_api() {
+        ChatApi::Converse => {
+            let model_id = routing::id_to_call(&clients, target, &access.region).await?;
+            let parts = converse::build(ChatInput {
+                model_id,
+                caps: Capabilities::of(&decl),
+                messages: &req.prompt_messages,
+                tools: &req.tools,
+                tool_choice: req.tool_choice.as_ref(),
+                stop: &req.stop,
+                params: Params::from_model_parameters(&chosen),
+                request_metadata: request_metadata(credentials.request_metadata, app_id),
+            })?;
+            Events::Converse(converse::start(&clients, parts, stream_call, idle).await?)
+        }
+        ChatApi::MantleResponses => {
+            if req.stop.iter().any(|s| !s.is_empty()) {
+                tracing::info!("stop sequences are not sent: the Responses API has none");
+            }
+            // Mantle ids carry no profile prefix: the model, or the customizable model's id.
+            let model_id = match target {
+                Target::Custom(id) => id.to_string(),
+                Target::Predefined { decl, .. } => decl.model.clone(),
+            };
+            let request = mantle::build(mantle_input(&decl, model_id, &req, &chosen), stream_call)?;
+            Events::Mantle(mantle::start(&clients.mantle, &request, idle).await?)
+        }
+    };
     let mut writer = ChunkWriter {
         model: &req.base.model,
         sink,
@@ -263,6 +277,39 @@ pub async fn invoke(
     // Priced as the model Dify shows (a customizable model may carry its own pricing).
     let pricing = decl.pricing.as_ref();
     writer.finish(pricing, started).await
+}
+
+/// The events of one call, from whichever API served it.
+enum Events {
+    Converse(converse::ChatStream),
+    Mantle(mantle::ResponseStream),
+}
+
+impl Events {
+    async fn next(&mut self) -> Option<Result<ChatEvent, PluginError>> {
+        match self {
+            Events::Converse(s) => s.next().await,
+            Events::Mantle(s) => s.next().await,
+        }
+    }
+}
+
+/// A bedrock-mantle request's input: the prompt, the tools and what the model takes.
+fn mantle_input<'a>(
+    decl: &ModelDecl,
+    model_id: String,
+    req: &'a InvokeLlm,
+    chosen: &serde_json::Map<String, Value>,
+) -> MantleInput<'a> {
+    MantleInput {
+        model_id,
+        vision: decl.has_feature(ModelFeature::Vision),
+        tools_allowed: decl.has_feature(ModelFeature::ToolCall),
+        messages: &req.prompt_messages,
+        tools: &req.tools,
+        tool_choice: req.tool_choice.as_ref(),
+        params: MantleParams::from_model_parameters(chosen),
+    }
 }
 
 #[derive(Serialize)]
