@@ -215,6 +215,8 @@ pub struct ResponseStream {
     decoder: SseDecoder,
     state: StreamState,
     queue: VecDeque<ChatEvent>,
+    /// An error that arrived with events still queued: it ends the stream after them.
+    failed: Option<PluginError>,
     idle_timeout: Duration,
     host: String,
 }
@@ -231,6 +233,7 @@ pub async fn start(
         decoder: SseDecoder::default(),
         state: StreamState::default(),
         queue: VecDeque::new(),
+        failed: None,
         idle_timeout,
         host: client.host.clone(),
     };
@@ -278,6 +281,9 @@ impl ResponseStream {
             if let Some(event) = self.queue.pop_front() {
                 return Some(Ok(event));
             }
+            if let Some(e) = self.failed.take() {
+                return Some(Err(e));
+            }
             let body = self.body.as_mut()?;
             let chunk = match tokio::time::timeout(self.idle_timeout, body.next()).await {
                 Err(_) => {
@@ -320,9 +326,10 @@ impl ResponseStream {
                     continue;
                 }
             };
+            // Events that arrived before an error event are delivered first.
             if let Err(e) = self.on_events(events) {
                 self.body = None;
-                return Some(Err(e));
+                self.failed = Some(e);
             }
             if self.state.done {
                 // Nothing after the final event matters.
