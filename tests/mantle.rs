@@ -8,8 +8,8 @@ mod support;
 use std::time::Duration;
 
 use bedrock_double::{
-    Operation, RecordedRequest, Script, TEST_ACCESS_KEY, TEST_SESSION_ACCESS_KEY,
-    TEST_SESSION_SECRET_KEY, TEST_SESSION_TOKEN,
+    Operation, RecordedRequest, Script, TEST_ACCESS_KEY, TEST_IMDS_ACCESS_KEY, TEST_ROLE_ARN,
+    TEST_SESSION_ACCESS_KEY, TEST_SESSION_SECRET_KEY, TEST_SESSION_TOKEN,
 };
 use serde_json::{Value, json};
 use support::aws::{api_key_credentials, double, key_credentials, llm_request, user, with};
@@ -71,7 +71,7 @@ fn only_response(d: &bedrock_double::Double) -> RecordedRequest {
     assert!(
         d.requests()
             .iter()
-            .all(|r| r.operation == Operation::CreateResponse),
+            .all(|r| !matches!(r.operation, Operation::Converse | Operation::ConverseStream)),
         "no Converse call for a mantle model"
     );
     sent[0].clone()
@@ -395,6 +395,52 @@ fn access_keys_authenticate_with_a_derived_token_the_double_verifies() {
             .unwrap_or("")
             .contains("invalid_api_key"),
         "{e}"
+    );
+}
+
+#[test]
+fn iam_role_and_assumed_role_credentials_derive_tokens_too() {
+    let d = double();
+    let url = d.url();
+    // IAM Role: the machine's credential chain, here the instance metadata service.
+    let mut p = plugin_with(&[
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &url),
+    ]);
+    let iam_role = json!({"auth_method": "IAM_Role", "aws_region": "us-east-2",
+        "bedrock_mantle_endpoint_url": d.url()});
+    let s = p.call(
+        "invoke_llm",
+        llm_request(GPT55, &iam_role, user("hi"), true, json!({})),
+    );
+    assert!(s.error().is_none(), "{s:#?}");
+    assert_eq!(
+        only_response(&d).identity,
+        format!("token:{TEST_IMDS_ACCESS_KEY}")
+    );
+
+    // An assumed role: the token is signed with the role's keys, and made once for both
+    // calls (cached until shortly before the credentials expire).
+    d.clear_requests();
+    let mut p = plugin_with(&[("AWS_ENDPOINT_URL_STS", &url)]);
+    let creds = with(key_credentials(&d), json!({"aws_role_arn": TEST_ROLE_ARN}));
+    for _ in 0..2 {
+        let s = p.call(
+            "invoke_llm",
+            llm_request(GPT54, &creds, user("hi"), true, json!({})),
+        );
+        assert!(s.error().is_none(), "{s:#?}");
+    }
+    assert_eq!(d.requests_for(Operation::AssumeRole).len(), 1);
+    let issued = d
+        .issued_credentials()
+        .last()
+        .map(|k| k.access_key_id.clone())
+        .expect("STS issued keys");
+    let identities: Vec<String> = responses(&d).into_iter().map(|r| r.identity).collect();
+    assert_eq!(
+        identities,
+        [format!("token:{issued}"), format!("token:{issued}")]
     );
 }
 
