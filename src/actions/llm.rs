@@ -249,7 +249,7 @@ pub async fn invoke(
         }
         ChatApi::MantleResponses => {
             if req.stop.iter().any(|s| !s.is_empty()) {
-                tracing::info!("stop sequences are not sent: the Responses API has none");
+                tracing::debug!("stop sequences are not sent: the Responses API has none");
             }
             // Mantle ids carry no profile prefix: the model, or the customizable model's id.
             let model_id = match target {

@@ -425,6 +425,31 @@ mod tests {
         );
     }
 
+    /// Every parameter a mantle model declares is read by [`MantleParams`], so none is
+    /// dropped silently.
+    #[test]
+    fn every_declared_parameter_is_read() {
+        use crate::declaration::{Catalog, ChatApi, ModelType};
+        const READ: &[&str] = &["max_tokens", "temperature", "reasoning_effort"];
+        let catalog = Catalog::embedded().expect("catalog");
+        let mantle: Vec<_> = catalog
+            .models()
+            .iter()
+            .filter(|m| m.model_type == ModelType::Llm && m.chat_api() == ChatApi::MantleResponses)
+            .collect();
+        assert_eq!(mantle.len(), 5, "GPT-5.4, 5.5, 5.6 Sol, Terra, Luna");
+        for decl in mantle {
+            for rule in &decl.parameter_rules {
+                assert!(
+                    READ.contains(&rule.name.as_str()),
+                    "{}: parameter {} is not sent to bedrock-mantle",
+                    decl.model,
+                    rule.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn what_cannot_be_sent_is_refused_by_name() {
         let m = messages(json!([{"role": "user", "content": [
