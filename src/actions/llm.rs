@@ -257,7 +257,7 @@ pub async fn invoke(
                 Target::Predefined { decl, .. } => decl.model.clone(),
             };
             let request = mantle::build(mantle_input(&decl, model_id, &req, &chosen), stream_call)?;
-            Events::Mantle(mantle::start(&clients.mantle, &request, idle).await?)
+            Events::Mantle(mantle::start(clients.mantle().await?, &request, idle).await?)
         }
     };
     let mut writer = ChunkWriter {

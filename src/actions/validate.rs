@@ -246,7 +246,7 @@ async fn probe_mantle(
         },
         false,
     )?;
-    let mut events = mantle::start(&clients.mantle, &request, idle).await?;
+    let mut events = mantle::start(clients.mantle().await?, &request, idle).await?;
     while let Some(event) = events.next().await {
         if let ChatEvent::Stop(_) = event? {
             break;

@@ -201,8 +201,10 @@ fn usable_certificates(bytes: &[u8]) -> Result<Arc<[u8]>, String> {
 /// The clients one tenant's requests use.
 pub struct Clients {
     pub runtime: aws_sdk_bedrockruntime::Client,
-    /// bedrock-mantle's Responses API, for the families Converse does not serve.
-    pub mantle: MantleClient,
+    /// bedrock-mantle's Responses API, for the families Converse does not serve; built
+    /// on first use, since most tenants never call it.
+    mantle: OnceCell<MantleClient>,
+    mantle_setup: MantleSetup,
     control: aws_sdk_bedrock::Client,
     /// Where runtime calls go, for messages that name the host tried.
     pub runtime_host: String,
@@ -211,7 +213,53 @@ pub struct Clients {
     profiles: ProfileCache,
 }
 
+/// What a tenant's bedrock-mantle client is built from.
+struct MantleSetup {
+    access: AwsAccess,
+    net: NetworkSettings,
+    /// The SigV4 credentials tokens are derived from; `None` for an API key.
+    credentials: Option<SharedCredentialsProvider>,
+}
+
+impl MantleSetup {
+    fn build(&self) -> Result<MantleClient, PluginError> {
+        let access = &self.access;
+        let auth = match (&access.auth, &self.credentials) {
+            (Auth::ApiKey(key), _) => MantleAuth::ApiKey(key.clone()),
+            (_, Some(provider)) => {
+                MantleAuth::Derived(TokenSource::new(provider.clone(), access.region.clone()))
+            }
+            (_, None) => {
+                return Err(PluginError::internal(
+                    "no credentials for a SigV4 authentication mode",
+                ));
+            }
+        };
+        let endpoint = access
+            .mantle_endpoint
+            .clone()
+            .unwrap_or_else(|| MantleClient::default_endpoint(&access.region));
+        Ok(MantleClient::new(
+            mantle_connector(access, &self.net)?,
+            &endpoint,
+            auth,
+            Limits {
+                max_attempts: self.net.max_attempts,
+                initial_backoff: self.net.initial_backoff,
+                read_timeout: self.net.read_timeout,
+            },
+        ))
+    }
+}
+
 impl Clients {
+    /// The tenant's bedrock-mantle client, built on first use.
+    pub async fn mantle(&self) -> Result<&MantleClient, PluginError> {
+        self.mantle
+            .get_or_try_init(|| async { self.mantle_setup.build() })
+            .await
+    }
+
     /// What GetInferenceProfile says about an application inference profile (cached).
     pub async fn inference_profile(&self, id: &str) -> Result<ProfileInfo, PluginError> {
         self.profiles
@@ -377,30 +425,11 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
         .identity_cache(identity_cache)
         .timeout_config(timeouts)
         .retry_config(retry);
-    let mantle_auth = match (&access.auth, &credentials) {
-        (Auth::ApiKey(key), _) => MantleAuth::ApiKey(key.clone()),
-        (_, Some(provider)) => {
-            MantleAuth::Derived(TokenSource::new(provider.clone(), access.region.clone()))
-        }
-        (_, None) => {
-            return Err(PluginError::internal(
-                "no credentials for a SigV4 authentication mode",
-            ));
-        }
+    let mantle_setup = MantleSetup {
+        access: access.clone(),
+        net: net.clone(),
+        credentials: credentials.clone(),
     };
-    let mantle = MantleClient::new(
-        mantle_connector(access, net)?,
-        &access
-            .mantle_endpoint
-            .clone()
-            .unwrap_or_else(|| MantleClient::default_endpoint(&access.region)),
-        mantle_auth,
-        Limits {
-            max_attempts: net.max_attempts,
-            initial_backoff: net.initial_backoff,
-            read_timeout: net.read_timeout,
-        },
-    );
     match (&access.auth, credentials) {
         (Auth::ApiKey(key), _) => {
             let token = aws_sdk_bedrockruntime::config::Token::new(key.expose(), None);
@@ -439,7 +468,8 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
         .unwrap_or_else(|| format!("bedrock.{}.amazonaws.com", access.region));
     Ok(Clients {
         runtime: aws_sdk_bedrockruntime::Client::from_conf(rt.build()),
-        mantle,
+        mantle: OnceCell::new(),
+        mantle_setup,
         control: aws_sdk_bedrock::Client::from_conf(cp.build()),
         runtime_host,
         control_host,
@@ -555,7 +585,10 @@ mod tests {
         assert_eq!(cache.len(), 2, "the cache stays within its capacity");
         assert_eq!(a1.runtime_host, "127.0.0.1:9");
         assert_eq!(a1.control_host, "bedrock.us-east-1.amazonaws.com");
-        assert_eq!(a1.mantle.host, "bedrock-mantle.us-east-1.api.aws");
+        assert_eq!(
+            a1.mantle().await.expect("mantle").host,
+            "bedrock-mantle.us-east-1.api.aws"
+        );
     }
 
     #[tokio::test]
