@@ -62,6 +62,9 @@ pub struct CheckArgs {
     /// Bedrock control-plane endpoint
     #[arg(long, value_name = "URL", help_heading = NETWORK)]
     control_endpoint_url: Option<String>,
+    /// bedrock-mantle endpoint (OpenAI GPT-5.x models)
+    #[arg(long, value_name = "URL", help_heading = NETWORK)]
+    mantle_endpoint_url: Option<String>,
     /// Proxy for the calls to AWS
     #[arg(long, value_name = "URL", help_heading = NETWORK)]
     proxy: Option<String>,
@@ -97,6 +100,7 @@ impl CheckArgs {
             ("aws_external_id", &self.external_id),
             ("bedrock_endpoint_url", &self.endpoint_url),
             ("bedrock_control_endpoint_url", &self.control_endpoint_url),
+            ("bedrock_mantle_endpoint_url", &self.mantle_endpoint_url),
             ("bedrock_proxy_url", &self.proxy),
         ];
         let mut form: Map<String, Value> = fields
@@ -203,6 +207,8 @@ mod tests {
             "http://e",
             "--control-endpoint-url",
             "http://c",
+            "--mantle-endpoint-url",
+            "http://m",
             "--proxy",
             "http://p",
             "--model",
@@ -222,7 +228,7 @@ mod tests {
                 "aws_secret_access_key": "-starts-with-dash", "aws_session_token": "T",
                 "aws_role_arn": "arn:r", "aws_external_id": "X",
                 "bedrock_endpoint_url": "http://e", "bedrock_control_endpoint_url": "http://c",
-                "bedrock_proxy_url": "http://p", "bedrock_api_key": "E",
+                "bedrock_mantle_endpoint_url": "http://m", "bedrock_proxy_url": "http://p", "bedrock_api_key": "E",
                 "auth_method": "Access_Secret_Key",
             })
         );

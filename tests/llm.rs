@@ -52,10 +52,17 @@ fn tool_calls(s: &Session) -> Vec<Value> {
         .collect()
 }
 
+/// The model calls the double received: Converse, and bedrock-mantle's Responses API
+/// for the families it serves.
 fn converse_bodies(d: &bedrock_double::Double) -> Vec<RecordedRequest> {
     d.requests()
         .into_iter()
-        .filter(|r| matches!(r.operation, Operation::Converse | Operation::ConverseStream))
+        .filter(|r| {
+            matches!(
+                r.operation,
+                Operation::Converse | Operation::ConverseStream | Operation::CreateResponse
+            )
+        })
         .collect()
 }
 

@@ -1,6 +1,8 @@
-//! `invoke_llm` and `get_llm_num_tokens`: a Dify chat request → one Converse path →
-//! LLMResultChunk lines. Streaming sends each delta as it arrives; blocking sends the
-//! same events collected into one chunk.
+//! `invoke_llm` and `get_llm_num_tokens`: a Dify chat request → the API its model's
+//! family is called through (Converse, or bedrock-mantle's Responses API for the
+//! families Converse does not serve) → one stream of chat events → LLMResultChunk lines.
+//! Streaming sends each delta as it arrives; blocking sends the same events collected
+//! into one chunk.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -16,8 +18,9 @@ use super::usage::LlmUsage;
 use crate::bedrock::converse::{
     self, Capabilities, ChatEvent, ChatInput, ConverseParts, Params, Usage,
 };
+use crate::bedrock::mantle::{self, MantleInput, MantleParams};
 use crate::bedrock::routing::{self, CrossRegion, Target};
-use crate::declaration::{ModelFeature, ModelType, Pricing, params};
+use crate::declaration::{ChatApi, ModelDecl, ModelFeature, ModelType, Pricing, params};
 use crate::error::{ErrorKind, PluginError};
 use crate::prompt::reasoning::{self, ReasoningBlock};
 use crate::prompt::think::ThinkTags;
@@ -255,39 +258,60 @@ pub async fn invoke(
         },
     };
     let clients = state.clients.get(access).await?;
-    let model_id = routing::id_to_call(&clients, target, &access.region).await?;
-    let params = Params::from_model_parameters(&chosen)?;
-    // Claude 5: a refusal before anything was shown is answered by the documented
-    // fallback model, called the same way (same profile prefix).
-    let fallback = decl
-        .bedrock
-        .as_ref()
-        .and_then(|f| f.refusal_fallback.as_deref())
-        .filter(|_| params.refusal_fallback)
-        .and_then(|fallback| {
-            let id = routing::same_route(&model_id, fallback)?;
-            Some((id, state.catalog.model(ModelType::Llm, fallback)))
-        });
-    let parts = converse::build(ChatInput {
-        model_id: model_id.clone(),
-        caps: Capabilities::of(&decl),
-        messages: &req.prompt_messages,
-        tools: &req.tools,
-        tool_choice: req.tool_choice.as_ref(),
-        stop: &req.stop,
-        params,
-        request_metadata: request_metadata(credentials.request_metadata, app_id),
-    })?;
-    let mut retry = fallback.as_ref().map(|(id, _)| ConverseParts {
-        model_id: id.clone(),
-        ..parts.clone()
-    });
-    // Models without streaming tool use answer tool requests through Converse, streamed
-    // to Dify all the same.
+    // Models without streaming tool use answer tool requests unstreamed, streamed to
+    // Dify all the same.
     let stream_call =
         req.stream && (req.tools.is_empty() || decl.has_feature(ModelFeature::StreamToolCall));
     let idle = state.clients.network().stream_idle_timeout;
-    let mut events = converse::start(&clients, parts, stream_call, idle).await?;
+    // Claude 5 (Converse): a refusal before anything was shown is answered by the
+    // documented fallback model, called the same way (same profile prefix).
+    let mut fallback: Option<(String, Option<&ModelDecl>)> = None;
+    let mut retry: Option<ConverseParts> = None;
+    let called: String;
+    let mut events = match decl.chat_api() {
+        ChatApi::Converse => {
+            let model_id = routing::id_to_call(&clients, target, &access.region).await?;
+            let params = Params::from_model_parameters(&chosen)?;
+            fallback = decl
+                .bedrock
+                .as_ref()
+                .and_then(|f| f.refusal_fallback.as_deref())
+                .filter(|_| params.refusal_fallback)
+                .and_then(|fallback| {
+                    let id = routing::same_route(&model_id, fallback)?;
+                    Some((id, state.catalog.model(ModelType::Llm, fallback)))
+                });
+            let parts = converse::build(ChatInput {
+                model_id: model_id.clone(),
+                caps: Capabilities::of(&decl),
+                messages: &req.prompt_messages,
+                tools: &req.tools,
+                tool_choice: req.tool_choice.as_ref(),
+                stop: &req.stop,
+                params,
+                request_metadata: request_metadata(credentials.request_metadata, app_id),
+            })?;
+            retry = fallback.as_ref().map(|(id, _)| ConverseParts {
+                model_id: id.clone(),
+                ..parts.clone()
+            });
+            called = model_id;
+            Events::Converse(converse::start(&clients, parts, stream_call, idle).await?)
+        }
+        ChatApi::MantleResponses => {
+            if req.stop.iter().any(|s| !s.is_empty()) {
+                tracing::debug!("stop sequences are not sent: the Responses API has none");
+            }
+            // Mantle ids carry no profile prefix: the model, or the customizable model's id.
+            let model_id = match target {
+                Target::Custom(id) => id.to_string(),
+                Target::Predefined { decl, .. } => decl.model.clone(),
+            };
+            called = model_id.clone();
+            let request = mantle::build(mantle_input(&decl, model_id, &req, &chosen), stream_call)?;
+            Events::Mantle(mantle::start(clients.mantle().await?, &request, idle).await?)
+        }
+    };
     let mut writer = ChunkWriter {
         model: req.base.model.clone(),
         sink,
@@ -320,7 +344,7 @@ pub async fn invoke(
                 ErrorKind::Invoke,
                 format!(
                     "{} refused this request (its safety classifiers stopped the answer){}",
-                    model_id,
+                    called,
                     if writer.shown_anything() {
                         "; part of the answer was already shown, so it could not be retried on the fallback model"
                     } else {
@@ -332,11 +356,11 @@ pub async fn invoke(
         let (fallback_id, fallback_decl) = fallback
             .as_ref()
             .map_or(("", None), |(id, d)| (id.as_str(), *d));
-        tracing::warn!("{model_id} refused before answering; answering with {fallback_id}");
+        tracing::warn!("{called} refused before answering; answering with {fallback_id}");
         // What the refused call produced is never shown; its tokens are still billed.
         writer.start_over(fallback_id);
         pricing = fallback_decl.and_then(|d| d.pricing.as_ref()).or(pricing);
-        events = converse::start(&clients, parts, stream_call, idle).await?;
+        events = Events::Converse(converse::start(&clients, parts, stream_call, idle).await?);
     }
     writer.finish(pricing, started).await
 }
@@ -345,6 +369,39 @@ pub async fn invoke(
 /// as Converse may report it).
 fn is_refusal(reason: &StopReason) -> bool {
     matches!(reason, StopReason::ContentFiltered) || reason.as_str() == "refusal"
+}
+
+/// The events of one call, from whichever API served it.
+enum Events {
+    Converse(converse::ChatStream),
+    Mantle(mantle::ResponseStream),
+}
+
+impl Events {
+    async fn next(&mut self) -> Option<Result<ChatEvent, PluginError>> {
+        match self {
+            Events::Converse(s) => s.next().await,
+            Events::Mantle(s) => s.next().await,
+        }
+    }
+}
+
+/// A bedrock-mantle request's input: the prompt, the tools and what the model takes.
+fn mantle_input<'a>(
+    decl: &ModelDecl,
+    model_id: String,
+    req: &'a InvokeLlm,
+    chosen: &serde_json::Map<String, Value>,
+) -> MantleInput<'a> {
+    MantleInput {
+        model_id,
+        vision: decl.has_feature(ModelFeature::Vision),
+        tools_allowed: decl.has_feature(ModelFeature::ToolCall),
+        messages: &req.prompt_messages,
+        tools: &req.tools,
+        tool_choice: req.tool_choice.as_ref(),
+        params: MantleParams::from_model_parameters(chosen),
+    }
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,8 @@
 //! `validate_provider_credentials` and `validate_model_credentials`: the form is checked,
 //! then Bedrock is probed for real with the model the user names (a 1-token Converse, a
-//! one-word embedding, a one-document rerank, or GetInferenceProfile for an application
-//! profile), and a failure says precisely what is wrong and what to do.
+//! tiny Responses call on bedrock-mantle for the families it serves, a one-word
+//! embedding, a one-document rerank, or GetInferenceProfile for an application profile),
+//! and a failure says precisely what is wrong and what to do.
 
 use std::sync::Arc;
 
@@ -15,9 +16,10 @@ use crate::bedrock::access::{Auth, AwsAccess, redact_key_id};
 use crate::bedrock::client::Clients;
 use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params};
 use crate::bedrock::ids::{IdKind, classify, foundation_id};
+use crate::bedrock::mantle::{self, MantleInput, MantleParams};
 use crate::bedrock::routing::{self, CrossRegion};
 use crate::bedrock::{embedding, errors, rerank};
-use crate::declaration::{ModelDecl, ModelType};
+use crate::declaration::{ChatApi, ModelDecl, ModelType};
 use crate::error::{AwsCause, ErrorKind, PluginError};
 use crate::prompt::{Content, PromptMessage, Role};
 use crate::session::SessionSink;
@@ -138,6 +140,9 @@ async fn probe(
     let result = match model_type {
         ModelType::TextEmbedding => probe_embedding(clients.clone(), &id).await,
         ModelType::Rerank => probe_rerank(clients.clone(), &id, known(model_type)).await,
+        _ if known(ModelType::Llm).is_some_and(|d| d.chat_api() == ChatApi::MantleResponses) => {
+            probe_mantle(&clients, &id, state.clients.network().stream_idle_timeout).await
+        }
         _ => {
             probe_chat(
                 &clients,
@@ -206,6 +211,44 @@ async fn probe_chat(
         request_metadata: None,
     })?;
     let mut events = converse::start(clients, parts, false, idle).await?;
+    while let Some(event) = events.next().await {
+        if let ChatEvent::Stop(_) = event? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A tiny Responses call on bedrock-mantle, through the same code as `invoke_llm`.
+async fn probe_mantle(
+    clients: &Clients,
+    id: &str,
+    idle: std::time::Duration,
+) -> Result<(), PluginError> {
+    let messages = [PromptMessage {
+        role: Role::User,
+        content: Some(Content::Text("Hi".into())),
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+        reasoning: Vec::new(),
+    }];
+    let request = mantle::build(
+        MantleInput {
+            model_id: id.to_string(),
+            vision: false,
+            tools_allowed: false,
+            messages: &messages,
+            tools: &[],
+            tool_choice: None,
+            // The Responses API's smallest max_output_tokens.
+            params: MantleParams {
+                max_output_tokens: Some(16),
+                ..MantleParams::default()
+            },
+        },
+        false,
+    )?;
+    let mut events = mantle::start(clients.mantle().await?, &request, idle).await?;
     while let Some(event) = events.next().await {
         if let ChatEvent::Stop(_) = event? {
             break;

@@ -67,6 +67,9 @@ pub struct AwsAccess {
     pub runtime_endpoint: Option<String>,
     /// Bedrock control-plane endpoint override (`bedrock_control_endpoint_url`).
     pub control_endpoint: Option<String>,
+    /// bedrock-mantle endpoint override (`bedrock_mantle_endpoint_url`), without the API
+    /// path: a VPC endpoint or gateway in front of the Responses API.
+    pub mantle_endpoint: Option<String>,
     /// HTTP(S) proxy for every AWS call, normalised to a URL with a scheme.
     pub proxy: Option<String>,
     pub assume_role: Option<AssumeRole>,
@@ -109,6 +112,7 @@ impl AwsAccess {
         field("region", Some(&self.region));
         field("runtime", self.runtime_endpoint.as_deref());
         field("control", self.control_endpoint.as_deref());
+        field("mantle", self.mantle_endpoint.as_deref());
         field("proxy", self.proxy.as_deref());
         if let Some(role) = &self.assume_role {
             field("role", Some(&role.role_arn));
@@ -133,6 +137,7 @@ mod tests {
             region: region.into(),
             runtime_endpoint: None,
             control_endpoint: None,
+            mantle_endpoint: None,
             proxy: None,
             assume_role: None,
         }

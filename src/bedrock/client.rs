@@ -1,7 +1,8 @@
 //! Bedrock clients per tenant: built once per distinct AWS access (credentials, region,
 //! endpoints, proxy) and reused, so connections are pooled; held in a bounded cache keyed
 //! by a digest of the access, never by raw secrets, and dropped when unused. Each entry
-//! has its own HTTP client, so two tenants never share a connection or a credential.
+//! has its own HTTP client (and a connector for bedrock-mantle, which the SDK does not
+//! call), so two tenants never share a connection or a credential.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,7 +20,7 @@ use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder as HttpBuilder, Connector};
 use aws_smithy_runtime_api::client::auth::http::HTTP_BEARER_AUTH_SCHEME_ID;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpClient};
 use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
@@ -32,6 +33,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio::sync::OnceCell;
 
 use super::access::{Auth, AwsAccess};
+use super::mantle::{Limits, MantleAuth, MantleClient, TokenSource};
 use super::profiles::{ProfileCache, ProfileInfo};
 use crate::error::{ErrorKind, PluginError};
 
@@ -199,6 +201,10 @@ fn usable_certificates(bytes: &[u8]) -> Result<Arc<[u8]>, String> {
 /// The clients one tenant's requests use.
 pub struct Clients {
     pub runtime: aws_sdk_bedrockruntime::Client,
+    /// bedrock-mantle's Responses API, for the families Converse does not serve; built
+    /// on first use, since most tenants never call it.
+    mantle: OnceCell<MantleClient>,
+    mantle_setup: MantleSetup,
     control: aws_sdk_bedrock::Client,
     /// Where runtime calls go, for messages that name the host tried.
     pub runtime_host: String,
@@ -207,7 +213,53 @@ pub struct Clients {
     profiles: ProfileCache,
 }
 
+/// What a tenant's bedrock-mantle client is built from.
+struct MantleSetup {
+    access: AwsAccess,
+    net: NetworkSettings,
+    /// The SigV4 credentials tokens are derived from; `None` for an API key.
+    credentials: Option<SharedCredentialsProvider>,
+}
+
+impl MantleSetup {
+    fn build(&self) -> Result<MantleClient, PluginError> {
+        let access = &self.access;
+        let auth = match (&access.auth, &self.credentials) {
+            (Auth::ApiKey(key), _) => MantleAuth::ApiKey(key.clone()),
+            (_, Some(provider)) => {
+                MantleAuth::Derived(TokenSource::new(provider.clone(), access.region.clone()))
+            }
+            (_, None) => {
+                return Err(PluginError::internal(
+                    "no credentials for a SigV4 authentication mode",
+                ));
+            }
+        };
+        let endpoint = access
+            .mantle_endpoint
+            .clone()
+            .unwrap_or_else(|| MantleClient::default_endpoint(&access.region));
+        Ok(MantleClient::new(
+            mantle_connector(access, &self.net)?,
+            &endpoint,
+            auth,
+            Limits {
+                max_attempts: self.net.max_attempts,
+                initial_backoff: self.net.initial_backoff,
+                read_timeout: self.net.read_timeout,
+            },
+        ))
+    }
+}
+
 impl Clients {
+    /// The tenant's bedrock-mantle client, built on first use.
+    pub async fn mantle(&self) -> Result<&MantleClient, PluginError> {
+        self.mantle
+            .get_or_try_init(|| async { self.mantle_setup.build() })
+            .await
+    }
+
     /// What GetInferenceProfile says about an application inference profile (cached).
     pub async fn inference_profile(&self, id: &str) -> Result<ProfileInfo, PluginError> {
         self.profiles
@@ -216,11 +268,12 @@ impl Clients {
     }
 }
 
-/// Builds the HTTP client of one tenant: rustls with ring, the system's roots and the CA
-/// bundle, the tenant's proxy (or the environment's HTTPS_PROXY/NO_PROXY), its own
-/// connection pool. Every AWS client of the tenant uses it: Bedrock, STS, and the
-/// credential chain's metadata and SSO calls.
-fn http_client(access: &AwsAccess, net: &NetworkSettings) -> Result<SharedHttpClient, PluginError> {
+/// The TLS settings and proxy of one tenant's connections: rustls's system roots plus the
+/// CA bundle, and the tenant's proxy (or the environment's HTTPS_PROXY/NO_PROXY).
+fn tls_and_proxy(
+    access: &AwsAccess,
+    net: &NetworkSettings,
+) -> Result<(TlsContext, ProxyConfig), PluginError> {
     let tls = match &net.ca_bundle {
         Some(bundle) => bundle.tls_context()?,
         None => TlsContext::default(),
@@ -245,6 +298,14 @@ fn http_client(access: &AwsAccess, net: &NetworkSettings) -> Result<SharedHttpCl
         }
         None => ProxyConfig::from_env(),
     };
+    Ok((tls, proxy))
+}
+
+/// Builds the HTTP client of one tenant: rustls with ring, the system's roots and the CA
+/// bundle, the tenant's proxy, its own connection pool. Every AWS client of the tenant
+/// uses it: Bedrock, STS, and the credential chain's metadata and SSO calls.
+fn http_client(access: &AwsAccess, net: &NetworkSettings) -> Result<SharedHttpClient, PluginError> {
+    let (tls, proxy) = tls_and_proxy(access, net)?;
     Ok(
         HttpBuilder::new().build_with_connector_fn(move |settings, components| {
             let mut builder = Connector::builder();
@@ -259,6 +320,22 @@ fn http_client(access: &AwsAccess, net: &NetworkSettings) -> Result<SharedHttpCl
                 .build()
         }),
     )
+}
+
+/// The connector of the tenant's bedrock-mantle calls, which the SDK does not make: the
+/// same TLS, proxy and connect and read timeouts as its AWS clients, a pool of its own.
+fn mantle_connector(access: &AwsAccess, net: &NetworkSettings) -> Result<Connector, PluginError> {
+    let (tls, proxy) = tls_and_proxy(access, net)?;
+    let settings = HttpConnectorSettings::builder()
+        .connect_timeout(net.connect_timeout)
+        .read_timeout(net.read_timeout)
+        .build();
+    Ok(Connector::builder()
+        .connector_settings(settings)
+        .proxy_config(proxy)
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build())
 }
 
 /// The credentials for SigV4 modes: static keys, or the machine's credential chain; with
@@ -348,6 +425,11 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
         .identity_cache(identity_cache)
         .timeout_config(timeouts)
         .retry_config(retry);
+    let mantle_setup = MantleSetup {
+        access: access.clone(),
+        net: net.clone(),
+        credentials: credentials.clone(),
+    };
     match (&access.auth, credentials) {
         (Auth::ApiKey(key), _) => {
             let token = aws_sdk_bedrockruntime::config::Token::new(key.expose(), None);
@@ -386,6 +468,8 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
         .unwrap_or_else(|| format!("bedrock.{}.amazonaws.com", access.region));
     Ok(Clients {
         runtime: aws_sdk_bedrockruntime::Client::from_conf(rt.build()),
+        mantle: OnceCell::new(),
+        mantle_setup,
         control: aws_sdk_bedrock::Client::from_conf(cp.build()),
         runtime_host,
         control_host,
@@ -477,6 +561,7 @@ mod tests {
             region: "us-east-1".into(),
             runtime_endpoint: Some("http://127.0.0.1:9".into()),
             control_endpoint: None,
+            mantle_endpoint: None,
             proxy: None,
             assume_role: None,
         }
@@ -500,6 +585,10 @@ mod tests {
         assert_eq!(cache.len(), 2, "the cache stays within its capacity");
         assert_eq!(a1.runtime_host, "127.0.0.1:9");
         assert_eq!(a1.control_host, "bedrock.us-east-1.amazonaws.com");
+        assert_eq!(
+            a1.mantle().await.expect("mantle").host,
+            "bedrock-mantle.us-east-1.api.aws"
+        );
     }
 
     #[tokio::test]

@@ -165,6 +165,33 @@ where
     }
 }
 
+/// A connection failure of a call made without the SDK (bedrock-mantle), told as
+/// [`from_sdk`] tells the SDK's: the host, and why it could not be reached.
+pub fn from_connector(
+    err: &aws_smithy_runtime_api::client::result::ConnectorError,
+    host: &str,
+) -> PluginError {
+    let error = err as &(dyn Error + 'static);
+    let why = match connect_failure(error) {
+        Some((failure, _)) => failure.explain(),
+        None => {
+            let why = if err.is_timeout() {
+                "the connection timed out"
+            } else if err.is_io() {
+                "the connection failed"
+            } else {
+                "the request could not be sent"
+            };
+            format!("{why} ({})", last_cause(&chain_text(error)))
+        }
+    };
+    PluginError::new(ErrorKind::Connection, format!("{UNREACHABLE}{host}: {why}")).with_cause(
+        AwsCause::Unreachable {
+            host: host.to_string(),
+        },
+    )
+}
+
 /// The HTTP status of a raw response, where there is one (event-stream messages have none).
 pub trait RawStatus {
     fn status_code(&self) -> Option<u16>;

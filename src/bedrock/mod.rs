@@ -1,5 +1,7 @@
 //! Amazon Bedrock: AWS access and clients, which id to call (`routing`), the family
-//! table, the Converse path for chat, and InvokeModel for embedding and rerank.
+//! table, the Converse path for chat (and `mantle`, bedrock-mantle's Responses API, for
+//! the families Converse does not serve), both yielding `events`, and InvokeModel for
+//! embedding and rerank.
 //! Knows nothing of the plugin protocol or sessions.
 
 pub(crate) mod access;
@@ -7,10 +9,12 @@ pub(crate) mod client;
 pub(crate) mod converse;
 pub(crate) mod embedding;
 pub(crate) mod errors;
+pub(crate) mod events;
 pub mod families;
 pub(crate) mod ids;
 pub(crate) mod invoke;
 pub(crate) mod json;
+pub(crate) mod mantle;
 pub(crate) mod profiles;
 pub(crate) mod rerank;
 pub(crate) mod routing;

@@ -17,7 +17,7 @@ use std::fmt;
 
 pub(crate) use manifest::Manifest;
 pub(crate) use model::{
-    BedrockFacts, I18n, ModelDecl, ModelFamily, ModelFeature, ModelType, Pricing,
+    BedrockFacts, ChatApi, I18n, ModelDecl, ModelFamily, ModelFeature, ModelType, Pricing,
 };
 #[cfg(test)]
 pub(crate) use model::{ParamType, ParameterRule};

@@ -120,6 +120,9 @@ pub enum ModelFamily {
     Qwen,
     #[serde(rename = "openai-gpt-oss")]
     OpenaiGptOss,
+    /// OpenAI's GPT-5.x, served by bedrock-mantle's Responses API rather than Converse.
+    #[serde(rename = "openai-mantle")]
+    OpenaiMantle,
     #[serde(rename = "writer-palmyra")]
     WriterPalmyra,
     #[serde(rename = "moonshot-kimi")]
@@ -148,6 +151,7 @@ impl ModelFamily {
             ModelFamily::Deepseek => "deepseek",
             ModelFamily::Qwen => "qwen",
             ModelFamily::OpenaiGptOss => "openai-gpt-oss",
+            ModelFamily::OpenaiMantle => "openai-mantle",
             ModelFamily::WriterPalmyra => "writer-palmyra",
             ModelFamily::MoonshotKimi => "moonshot-kimi",
             ModelFamily::AmazonTitanEmbed => "amazon-titan-embed",
@@ -168,6 +172,24 @@ impl ModelFamily {
             _ => ModelType::Llm,
         }
     }
+
+    /// The API a chat family is called through. Only bedrock-mantle's OpenAI family
+    /// leaves Converse; embedding and rerank families answer Converse here too, unused.
+    pub fn chat_api(self) -> ChatApi {
+        match self {
+            ModelFamily::OpenaiMantle => ChatApi::MantleResponses,
+            _ => ChatApi::Converse,
+        }
+    }
+}
+
+/// Which Bedrock API a chat model is called through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatApi {
+    /// Converse and ConverseStream on bedrock-runtime.
+    Converse,
+    /// The OpenAI-compatible Responses API on bedrock-mantle (`/openai/v1/responses`).
+    MantleResponses,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -293,6 +315,13 @@ fn yes() -> bool {
 }
 
 impl ModelDecl {
+    /// The API a chat model is called through; Converse when nothing is known about it.
+    pub fn chat_api(&self) -> ChatApi {
+        self.bedrock
+            .as_ref()
+            .map_or(ChatApi::Converse, |f| f.family.chat_api())
+    }
+
     pub fn has_feature(&self, feature: ModelFeature) -> bool {
         self.features.contains(&feature)
     }

@@ -19,6 +19,7 @@ pub fn key_credentials(double: &Double) -> Value {
         "aws_region": "us-east-1",
         "bedrock_endpoint_url": double.url(),
         "bedrock_control_endpoint_url": double.url(),
+        "bedrock_mantle_endpoint_url": double.url(),
     })
 }
 
@@ -30,6 +31,7 @@ pub fn api_key_credentials(double: &Double) -> Value {
         "aws_region": "us-east-1",
         "bedrock_endpoint_url": double.url(),
         "bedrock_control_endpoint_url": double.url(),
+        "bedrock_mantle_endpoint_url": double.url(),
     })
 }
 

@@ -40,6 +40,9 @@ pub enum Service {
     ControlPlane,
     /// STS: SigV4 (`sts`) only.
     Sts,
+    /// bedrock-mantle: `Authorization: Bearer` only, with an API key or a token derived
+    /// from AWS credentials (a presigned `CallWithBearerToken` URL).
+    Mantle,
 }
 
 impl Service {
@@ -57,6 +60,7 @@ impl Service {
     fn protocol(self) -> Protocol {
         match self {
             Service::Sts => Protocol::Query,
+            Service::Mantle => Protocol::OpenAi,
             _ => Protocol::RestJson,
         }
     }
@@ -155,6 +159,9 @@ pub fn authenticate(
     known: &Known<'_>,
     allow_anonymous: bool,
 ) -> (Identity, Result<(), AwsError>) {
+    if service == Service::Mantle {
+        return mantle(req, known);
+    }
     let Some(auth) = header(req.headers, "authorization") else {
         if allow_anonymous {
             return (Identity::anonymous(), Ok(()));
@@ -226,6 +233,173 @@ fn bearer(key: &str, api_keys: &[ApiKey]) -> (Identity, Result<(), AwsError>) {
     let mut err = AwsError::access_denied(message);
     err.capital_message = true;
     (id, Err(err))
+}
+
+/// Prefix of the bearer tokens AWS's token generators derive from credentials.
+pub const DERIVED_TOKEN_PREFIX: &str = "bedrock-api-key-";
+
+fn mantle_unauthorized(message: &str) -> AwsError {
+    AwsError::new(401, "invalid_api_key", message)
+}
+
+/// bedrock-mantle takes bearer tokens only: a known API key, or a token derived from
+/// AWS credentials, which is verified for real (signature, credentials, expiry).
+fn mantle(req: &RequestView<'_>, known: &Known<'_>) -> (Identity, Result<(), AwsError>) {
+    let token = header(req.headers, "authorization").and_then(|a| {
+        let (scheme, rest) = a.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    let Some(token) = token else {
+        return (
+            Identity::anonymous(),
+            Err(mantle_unauthorized(
+                "Missing bearer authentication in header: pass a Bedrock API key as Authorization: Bearer <key>.",
+            )),
+        );
+    };
+    if token.starts_with(DERIVED_TOKEN_PREFIX) && !known.api_keys.iter().any(|k| k.key == token) {
+        return derived_token(token, known);
+    }
+    let (id, result) = bearer(token, known.api_keys);
+    let result = result.map_err(|e| mantle_unauthorized(&e.message));
+    (id, result)
+}
+
+/// The host and query a derived token's URL signs (the generators' constants).
+const TOKEN_HOST: &str = "bedrock.amazonaws.com";
+const TOKEN_URL: &str = "https://bedrock.amazonaws.com/?Action=CallWithBearerToken";
+
+/// Verifies a token made as `aws-bedrock-token-generator` makes it: base64 of the
+/// presigned `CallWithBearerToken` URL (no scheme) with `&Version=1`. The URL is signed
+/// again with the known secret and must match; the token and the credentials must be
+/// current.
+fn derived_token(token: &str, known: &Known<'_>) -> (Identity, Result<(), AwsError>) {
+    use base64::Engine as _;
+    let invalid = |why: &str| {
+        (
+            Identity {
+                label: format!("token:invalid-{:08x}", fnv1a64(token.as_bytes()) as u32),
+                ..Identity::default()
+            },
+            Err(mantle_unauthorized(&format!(
+                "Authentication failed: the bearer token is not valid ({why})."
+            ))),
+        )
+    };
+    let Ok(decoded) =
+        base64::engine::general_purpose::STANDARD.decode(&token[DERIVED_TOKEN_PREFIX.len()..])
+    else {
+        return invalid("not base64");
+    };
+    let Ok(url) = String::from_utf8(decoded) else {
+        return invalid("not text");
+    };
+    let Some(url) = url.strip_suffix("&Version=1") else {
+        return invalid("no &Version=1");
+    };
+    let Some(query) = url.strip_prefix(&format!("{TOKEN_HOST}/?")) else {
+        return invalid("not a bedrock.amazonaws.com URL");
+    };
+    let params: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let get = |k: &str| params.get(k).map(String::as_str);
+    if get("Action") != Some("CallWithBearerToken")
+        || get("X-Amz-Algorithm") != Some("AWS4-HMAC-SHA256")
+        || get("X-Amz-SignedHeaders") != Some("host")
+    {
+        return invalid("not a presigned CallWithBearerToken URL");
+    }
+    let scope: Vec<&str> = get("X-Amz-Credential")
+        .unwrap_or_default()
+        .split('/')
+        .collect();
+    let [access_key, date, region, "bedrock", "aws4_request"] = scope.as_slice() else {
+        return invalid("bad credential scope");
+    };
+    let (Some(amz_date), Some(expires), Some(signature)) = (
+        get("X-Amz-Date"),
+        get("X-Amz-Expires").and_then(|e| e.parse::<u64>().ok()),
+        get("X-Amz-Signature"),
+    ) else {
+        return invalid("missing X-Amz-Date, X-Amz-Expires or X-Amz-Signature");
+    };
+    let mut id = Identity {
+        label: format!("token:{access_key}"),
+        access_key_id: Some(access_key.to_string()),
+        region: Some(region.to_string()),
+        service: Some("bedrock".into()),
+        ..Identity::default()
+    };
+    let Some(signed_at) = parse_amz_date(amz_date).filter(|_| amz_date.starts_with(date)) else {
+        return (
+            id,
+            Err(mantle_unauthorized(
+                "Authentication failed: bad X-Amz-Date.",
+            )),
+        );
+    };
+    let Some(pair) = (known.key_pair)(access_key) else {
+        return (id, Err(mantle_unauthorized(INVALID_TOKEN)));
+    };
+    id.principal_arn = Some(pair.principal_arn.clone());
+    id.role_arn = pair.role_arn.clone();
+    if get("X-Amz-Security-Token") != pair.session_token.as_deref() {
+        return (id, Err(mantle_unauthorized(INVALID_TOKEN)));
+    }
+    if pair.is_expired(known.now) || signed_at + Duration::from_secs(expires) < known.now {
+        return (id, Err(mantle_unauthorized(EXPIRED_TOKEN)));
+    }
+    if expires > 43_200 || signed_at > known.now + known.clock_skew {
+        return (
+            id,
+            Err(mantle_unauthorized(
+                "Authentication failed: the token's validity is out of range.",
+            )),
+        );
+    }
+    match presigned_signature(&pair, region, signed_at, expires) {
+        Some(expected) if expected == signature => (id, Ok(())),
+        _ => (id, Err(mantle_unauthorized(BAD_SIGNATURE))),
+    }
+}
+
+/// The signature of the presigned token URL with the known secret.
+fn presigned_signature(
+    pair: &KeyPair,
+    region: &str,
+    time: SystemTime,
+    expires: u64,
+) -> Option<String> {
+    use aws_sigv4::http_request::SignatureLocation;
+    let creds = Credentials::new(
+        &pair.access_key_id,
+        &pair.secret_access_key,
+        pair.session_token.clone(),
+        None,
+        "bedrock-double",
+    );
+    let identity: SigningIdentity = creds.into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(expires));
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("bedrock")
+        .time(time)
+        .settings(settings)
+        .build()
+        .ok()?;
+    let signable = SignableRequest::new(
+        "POST",
+        TOKEN_URL,
+        [("host", TOKEN_HOST)].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .ok()?;
+    Some(sign(signable, &params.into()).ok()?.into_parts().1)
 }
 
 struct Parsed<'a> {

@@ -16,6 +16,8 @@ pub enum Protocol {
     RestJson,
     /// STS (awsQuery: form-encoded request, XML response).
     Query,
+    /// bedrock-mantle's OpenAI-compatible APIs: `{"error": {"message", "type", "code"}}`.
+    OpenAi,
 }
 
 /// One AWS error: HTTP status, error code (the `__type`) and message.
@@ -92,6 +94,23 @@ impl AwsError {
         // serde_json cannot fail on a map of strings; fall back to an empty
         // object rather than panic if it ever did.
         serde_json::to_vec(&json!({ key: self.message })).unwrap_or_else(|_| b"{}".to_vec())
+    }
+
+    /// The OpenAI-style error body of bedrock-mantle's Responses API: `code` is the error
+    /// code, `type` the OpenAI error class its status belongs to.
+    pub fn openai_body(&self) -> Vec<u8> {
+        let kind = match self.status {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            s if s >= 500 => "server_error",
+            _ => "invalid_request_error",
+        };
+        serde_json::to_vec(&json!({"error": {
+            "message": self.message, "type": kind, "code": self.code, "param": null
+        }}))
+        .unwrap_or_else(|_| b"{}".to_vec())
     }
 
     /// The header value Bedrock sends, e.g.

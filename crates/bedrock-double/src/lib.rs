@@ -28,6 +28,7 @@ mod converse;
 mod creds;
 mod error;
 mod invoke;
+mod mantle;
 mod record;
 mod rerank;
 mod runtime;

@@ -16,6 +16,8 @@ pub enum Operation {
     InvokeModelWithResponseStream,
     CountTokens,
     Rerank,
+    /// bedrock-mantle's Responses API (`POST /openai/v1/responses`).
+    CreateResponse,
     GetInferenceProfile,
     ListInferenceProfiles,
     GetFoundationModel,
@@ -39,6 +41,7 @@ impl Operation {
             Operation::InvokeModelWithResponseStream => "InvokeModelWithResponseStream",
             Operation::CountTokens => "CountTokens",
             Operation::Rerank => "Rerank",
+            Operation::CreateResponse => "CreateResponse",
             Operation::GetInferenceProfile => "GetInferenceProfile",
             Operation::ListInferenceProfiles => "ListInferenceProfiles",
             Operation::GetFoundationModel => "GetFoundationModel",
@@ -64,6 +67,8 @@ impl Operation {
                 "bedrock:InvokeModelWithResponseStream"
             }
             Operation::Rerank => "bedrock:Rerank",
+            // Wording approximated: the action bedrock-mantle names was not confirmed.
+            Operation::CreateResponse => "bedrock-mantle:CreateInference",
             Operation::GetInferenceProfile => "bedrock:GetInferenceProfile",
             Operation::ListInferenceProfiles => "bedrock:ListInferenceProfiles",
             Operation::GetFoundationModel => "bedrock:GetFoundationModel",
@@ -106,7 +111,8 @@ pub struct RecordedRequest {
     /// The decoded body: JSON as sent; STS form fields as a JSON object;
     /// `Null` for an empty body; a string for anything else.
     pub body: serde_json::Value,
-    /// `AKIA…` (access key id), `bearer:<name>` or `anonymous`.
+    /// `AKIA…` (access key id), `bearer:<name>`, `token:<access key id>` (a bearer token
+    /// derived from those credentials) or `anonymous`.
     pub identity: String,
     /// Region and service from the SigV4 credential scope (or the API key's
     /// region for bearer requests).

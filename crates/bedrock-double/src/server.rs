@@ -143,6 +143,7 @@ impl Reply {
             Protocol::RestJson => Self::bytes(err.status, "application/json", err.json_body())
                 .header("x-amzn-errortype", err.error_type_header()),
             Protocol::Query => Self::bytes(err.status, "text/xml", err.xml_body(request_id)),
+            Protocol::OpenAi => Self::bytes(err.status, "application/json", err.openai_body()),
         };
         r.error_code = Some(err.code.clone());
         r
@@ -247,6 +248,13 @@ fn route(method: &Method, path: &str, body: &[u8], query: Option<&str>, state: &
         model_id,
     };
     match (method, path) {
+        (&Method::POST, "/openai/v1/responses") => Route {
+            op: Operation::CreateResponse,
+            service: Some(Service::Mantle),
+            model_id: serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|b| b["model"].as_str().map(str::to_string)),
+        },
         (&Method::POST, "/rerank") => Route {
             op: Operation::Rerank,
             service: Some(Service::AgentRuntime),
@@ -362,10 +370,10 @@ pub(crate) async fn serve(
         }
         None => (Identity::anonymous(), Ok(())),
     };
-    let protocol = if r.service == Some(Service::Sts) {
-        Protocol::Query
-    } else {
-        Protocol::RestJson
+    let protocol = match r.service {
+        Some(Service::Sts) => Protocol::Query,
+        Some(Service::Mantle) => Protocol::OpenAi,
+        _ => Protocol::RestJson,
     };
     let region = identity
         .region
@@ -478,7 +486,7 @@ fn denied_operation(call: &Call<'_>) -> Option<AwsError> {
 }
 
 fn dispatch(call: &mut Call<'_>) -> Result<Reply, AwsError> {
-    use crate::{control, creds, rerank, runtime};
+    use crate::{control, creds, mantle, rerank, runtime};
     match call.op {
         Operation::Converse => runtime::converse(call),
         Operation::ConverseStream => runtime::converse_stream(call),
@@ -486,6 +494,7 @@ fn dispatch(call: &mut Call<'_>) -> Result<Reply, AwsError> {
         Operation::InvokeModelWithResponseStream => runtime::invoke_stream(call),
         Operation::CountTokens => runtime::count_tokens(call),
         Operation::Rerank => rerank::rerank(call),
+        Operation::CreateResponse => mantle::create_response(call),
         Operation::GetInferenceProfile => control::get_inference_profile(call),
         Operation::ListInferenceProfiles => control::list_inference_profiles(call),
         Operation::GetFoundationModel => control::get_foundation_model(call),

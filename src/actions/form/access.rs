@@ -35,6 +35,11 @@ pub fn parse(creds: &Fields) -> Result<AwsAccess, FormError> {
         "bedrock_control_endpoint_url",
         "Bedrock control-plane endpoint URL",
     )?;
+    let mantle_endpoint = endpoint(
+        creds,
+        "bedrock_mantle_endpoint_url",
+        "bedrock-mantle endpoint URL",
+    )?;
     let proxy = match text(creds, "bedrock_proxy_url") {
         None => None,
         Some(p) => Some(normalise_proxy(p)?),
@@ -45,6 +50,7 @@ pub fn parse(creds: &Fields) -> Result<AwsAccess, FormError> {
         region: region.to_string(),
         runtime_endpoint,
         control_endpoint,
+        mantle_endpoint,
         proxy,
         assume_role,
     })

@@ -4,4 +4,4 @@ mod request;
 mod stream;
 
 pub use request::{Capabilities, ChatInput, ConverseParts, Params, build};
-pub use stream::{ChatEvent, Usage, start};
+pub use stream::{ChatEvent, ChatStream, Usage, start};

@@ -9,64 +9,26 @@ use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output,
-    ConverseStreamOutput, ReasoningContentBlock, ReasoningContentBlockDelta, StopReason,
-    TokenUsage,
+    ConverseStreamOutput, ReasoningContentBlock, ReasoningContentBlockDelta, TokenUsage,
 };
 
 use super::request::{ConverseParts, PLACEHOLDER_TOOL};
 use crate::bedrock::client::Clients;
 use crate::bedrock::errors::from_sdk;
+pub use crate::bedrock::events::{ChatEvent, Usage};
 use crate::bedrock::json::to_json;
 use crate::error::{ErrorKind, PluginError};
 use crate::media;
 use crate::prompt::reasoning::ReasoningBlock;
 
-/// Token counts Bedrock reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Input tokens neither read from nor written to the cache.
-    pub input: u64,
-    pub output: u64,
-    pub cache_read: u64,
-    pub cache_write: u64,
-}
-
-impl Usage {
-    /// Adds another call's counts (a retried answer bills both).
-    pub fn add(&mut self, other: Usage) {
-        self.input += other.input;
-        self.output += other.output;
-        self.cache_read += other.cache_read;
-        self.cache_write += other.cache_write;
+fn usage_from_sdk(u: &TokenUsage) -> Usage {
+    let n = |v: i32| v.max(0) as u64;
+    Usage {
+        input: n(u.input_tokens()),
+        output: n(u.output_tokens()),
+        cache_read: u.cache_read_input_tokens().map(n).unwrap_or(0),
+        cache_write: u.cache_write_input_tokens().map(n).unwrap_or(0),
     }
-
-    fn from_sdk(u: &TokenUsage) -> Usage {
-        let n = |v: i32| v.max(0) as u64;
-        Usage {
-            input: n(u.input_tokens()),
-            output: n(u.output_tokens()),
-            cache_read: u.cache_read_input_tokens().map(n).unwrap_or(0),
-            cache_write: u.cache_write_input_tokens().map(n).unwrap_or(0),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatEvent {
-    Text(String),
-    Reasoning(String),
-    /// The end of a reasoning block, with the block whole (its signature, or its
-    /// redacted content), to be carried to the next turn.
-    ReasoningEnd(Option<ReasoningBlock>),
-    /// A complete tool call; `arguments` is a JSON object as text.
-    ToolCall {
-        id: String,
-        name: String,
-        arguments: String,
-    },
-    /// Bedrock's stop reason (`end_turn`, `tool_use`, `max_tokens`, …).
-    Stop(StopReason),
-    Usage(Usage),
 }
 
 /// A reasoning block being streamed.
@@ -193,7 +155,7 @@ fn blocking_events(response: &ConverseOutput) -> VecDeque<ChatEvent> {
     }
     events.push_back(ChatEvent::Stop(response.stop_reason().clone()));
     if let Some(u) = response.usage() {
-        events.push_back(ChatEvent::Usage(Usage::from_sdk(u)));
+        events.push_back(ChatEvent::Usage(usage_from_sdk(u)));
     }
     events
 }
@@ -309,7 +271,7 @@ impl ChatStream {
             }
             ConverseStreamOutput::Metadata(meta) => {
                 if let Some(u) = meta.usage() {
-                    self.queue.push_back(ChatEvent::Usage(Usage::from_sdk(u)));
+                    self.queue.push_back(ChatEvent::Usage(usage_from_sdk(u)));
                 }
             }
             _ => {}

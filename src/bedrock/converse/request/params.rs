@@ -261,7 +261,7 @@ pub fn to_converse(
 mod tests {
     use super::*;
     use crate::bedrock::families::converse_family;
-    use crate::declaration::{Catalog, ModelFeature, ModelType};
+    use crate::declaration::{Catalog, ChatApi, ModelFeature, ModelType};
 
     /// Every model parameter a YAML may declare; each is read by [`Params::from_model_parameters`]
     /// or by the routing (`cross-region`), so none is dropped silently.
@@ -291,7 +291,7 @@ mod tests {
         for decl in catalog
             .models()
             .iter()
-            .filter(|m| m.model_type == ModelType::Llm)
+            .filter(|m| m.model_type == ModelType::Llm && m.chat_api() == ChatApi::Converse)
         {
             let facts = decl
                 .bedrock
