@@ -190,13 +190,7 @@ async fn probe_chat(
     idle: std::time::Duration,
 ) -> Result<(), PluginError> {
     let caps = decl.map_or_else(Capabilities::generic, Capabilities::of);
-    let messages = [PromptMessage {
-        role: Role::User,
-        content: Some(Content::Text("Hi".into())),
-        tool_calls: Vec::new(),
-        tool_call_id: None,
-        reasoning: Vec::new(),
-    }];
+    let messages = [hi()];
     let parts = converse::build(ChatInput {
         model_id: id.to_string(),
         caps,
@@ -219,19 +213,24 @@ async fn probe_chat(
     Ok(())
 }
 
+/// The probe's prompt: one word.
+fn hi() -> PromptMessage {
+    PromptMessage {
+        role: Role::User,
+        content: Some(Content::Text("Hi".into())),
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+        reasoning: Vec::new(),
+    }
+}
+
 /// A tiny Responses call on bedrock-mantle, through the same code as `invoke_llm`.
 async fn probe_mantle(
     clients: &Clients,
     id: &str,
     idle: std::time::Duration,
 ) -> Result<(), PluginError> {
-    let messages = [PromptMessage {
-        role: Role::User,
-        content: Some(Content::Text("Hi".into())),
-        tool_calls: Vec::new(),
-        tool_call_id: None,
-        reasoning: Vec::new(),
-    }];
+    let messages = [hi()];
     let request = mantle::build(
         MantleInput {
             model_id: id.to_string(),

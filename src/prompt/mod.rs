@@ -7,6 +7,7 @@ pub(crate) mod think;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::media::{self, MediaError};
 use crate::wire::de::{empty_string_none, null_default};
 
 /// The kind of a content part (Dify's `PromptMessageContentType`); a kind this plugin
@@ -166,5 +167,55 @@ impl PromptMessage {
                 .filter_map(|p| p.data.as_deref())
                 .collect(),
         }
+    }
+}
+
+/// Why a file part's content cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileError {
+    /// The part names a link (Dify's URL transfer mode); the model needs the bytes.
+    Link(String),
+    NoData,
+    Unreadable(MediaError),
+}
+
+impl FileError {
+    /// The error in words, about the part at `at` (e.g. "message 0, part 1").
+    pub fn describe(&self, at: &str, kind: &ContentKind) -> String {
+        match self {
+            FileError::Link(url) => format!(
+                "{at}: the file is given as a link ({url}); Bedrock needs the file itself: set Dify's file transfer to base64 (FILES_URL / upload)"
+            ),
+            FileError::NoData => format!("{at}: the {kind} part has no data"),
+            FileError::Unreadable(e) => {
+                format!("{at}: {}", e.describe(&format!("the {kind} data")))
+            }
+        }
+    }
+}
+
+impl ContentPart {
+    /// The file an image, document or video part carries (base64, or a data URL),
+    /// decoded, and its MIME type: the part's own, else the one its data URL declares.
+    pub fn file(&self) -> Result<media::Decoded, FileError> {
+        let encoded = match (
+            self.base64_data.as_deref(),
+            self.url.as_deref().or(self.data.as_deref()),
+        ) {
+            (Some(b64), _) => b64,
+            (None, Some(url)) if media::is_data_url(url) => url,
+            (None, Some(url)) => {
+                // The query string of a signed link is a credential: never repeated.
+                return Err(FileError::Link(
+                    url.split('?').next().unwrap_or(url).to_string(),
+                ));
+            }
+            (None, None) => return Err(FileError::NoData),
+        };
+        let mut decoded = media::decode(encoded).map_err(FileError::Unreadable)?;
+        if let Some(mime) = &self.mime_type {
+            decoded.declared_mime = Some(mime.clone());
+        }
+        Ok(decoded)
     }
 }

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -137,12 +137,9 @@ async fn invoke(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBod
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large(limit);
-    }
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(limit),
+    let body = match read_body(req.into_body(), limit, declared).await {
+        Ok(Some(body)) => body,
+        Ok(None) => return too_large(limit),
         Err(e) => {
             return failure(
                 StatusCode::BAD_REQUEST,
@@ -181,6 +178,41 @@ async fn invoke(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBod
             failure(StatusCode::BAD_REQUEST, "InvalidRequest", &message)
         }
     }
+}
+
+/// Past this, an oversized body is no longer read to its end before the refusal.
+const DRAIN_CAP: u64 = 64 * 1024 * 1024;
+
+/// The request body, or `None` when it is over `limit`. An oversized body is still read
+/// (and dropped, up to a cap) so that the client, still sending, reads our refusal
+/// instead of a reset connection.
+async fn read_body(
+    mut body: Incoming,
+    limit: usize,
+    declared: Option<u64>,
+) -> Result<Option<Bytes>, hyper::Error> {
+    let mut too_large = declared.is_some_and(|n| n > limit as u64);
+    let mut kept = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        seen += data.len() as u64;
+        if seen > limit as u64 {
+            too_large = true;
+        }
+        if too_large {
+            kept = Vec::new();
+            if seen > DRAIN_CAP {
+                break;
+            }
+        } else {
+            kept.extend_from_slice(data);
+        }
+    }
+    Ok((!too_large).then(|| Bytes::from(kept)))
 }
 
 /// The body of a session's answer: each line as it is written, until the session ends.

@@ -83,20 +83,32 @@ pub fn request(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    match body {
-        Body::Empty => {}
-        Body::Fixed(b) => stream.write_all(b)?,
-        Body::Chunked(b) => {
-            // Several chunks, as a streaming writer would send them.
-            for part in b.chunks(64 * 1024) {
-                stream.write_all(format!("{:x}\r\n", part.len()).as_bytes())?;
-                stream.write_all(part)?;
-                stream.write_all(b"\r\n")?;
+    let sent = (|| -> io::Result<()> {
+        match body {
+            Body::Empty => {}
+            Body::Fixed(b) => stream.write_all(b)?,
+            Body::Chunked(b) => {
+                // Several chunks, as a streaming writer would send them.
+                for part in b.chunks(64 * 1024) {
+                    stream.write_all(format!("{:x}\r\n", part.len()).as_bytes())?;
+                    stream.write_all(part)?;
+                    stream.write_all(b"\r\n")?;
+                }
+                stream.write_all(b"0\r\n\r\n")?;
             }
-            stream.write_all(b"0\r\n\r\n")?;
         }
+        stream.flush()
+    })();
+    // A server may answer before it read the whole body (a refusal); read its answer,
+    // as Go's client does.
+    if let Err(e) = sent
+        && !matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        )
+    {
+        return Err(e);
     }
-    stream.flush()?;
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     reader.read_line(&mut status_line)?;

@@ -273,27 +273,8 @@ fn user_parts(
 /// An image part as the data URL `input_image` takes: decoded, its type named or
 /// recognised, and encoded again (so bare base64 and data URLs end up alike).
 fn image_url(part: &ContentPart, at: &str) -> Result<String, PluginError> {
-    let encoded = match (
-        part.base64_data.as_deref(),
-        part.url.as_deref().or(part.data.as_deref()),
-    ) {
-        (Some(b64), _) => b64,
-        (None, Some(url)) if media::is_data_url(url) => url,
-        (None, Some(url)) => {
-            return Err(bad(format!(
-                "{at}: the image is given as a link ({}); Bedrock needs the file itself: set Dify's file transfer to base64 (FILES_URL / upload)",
-                url.split('?').next().unwrap_or(url)
-            )));
-        }
-        (None, None) => return Err(bad(format!("{at}: the image part has no data"))),
-    };
-    let decoded = media::decode(encoded)
-        .map_err(|e| bad(format!("{at}: {}", e.describe("the image data"))))?;
-    let named = part
-        .mime_type
-        .as_deref()
-        .or(decoded.declared_mime.as_deref())
-        .or(part.format.as_deref());
+    let decoded = part.file().map_err(|e| bad(e.describe(at, &part.kind)))?;
+    let named = decoded.declared_mime.as_deref().or(part.format.as_deref());
     let format = match named {
         Some(name) => ImageType::named(name),
         None => ImageType::sniff(&decoded.bytes),

@@ -11,7 +11,7 @@ use aws_sdk_bedrockruntime::types::{
 use super::documents::{document_format, document_name};
 use super::{Builder, bad, built};
 use crate::error::PluginError;
-use crate::media::{self, ImageType};
+use crate::media::ImageType;
 use crate::prompt::{Content, ContentKind, ContentPart, PromptMessage};
 
 /// Converse's limits on inline bytes (Bedrock user guide, ImageBlock and DocumentBlock).
@@ -176,31 +176,8 @@ fn video_format(name: &str) -> Option<VideoFormat> {
     })
 }
 
-/// The bytes of an image or document part (base64, or a data URL), and its MIME type:
-/// the part's own, else the one its data URL declares.
+/// The bytes of a file part and its MIME type, or the refusal in words.
 fn file_bytes(part: &ContentPart, at: &str) -> Result<(Vec<u8>, Option<String>), PluginError> {
-    let encoded = match (
-        part.base64_data.as_deref(),
-        part.url.as_deref().or(part.data.as_deref()),
-    ) {
-        (Some(b64), _) => b64,
-        (None, Some(url)) if media::is_data_url(url) => url,
-        (None, Some(url)) => {
-            return Err(bad(format!(
-                "{at}: the file is given as a link ({}); Bedrock needs the file itself: set Dify's file transfer to base64 (FILES_URL / upload)",
-                url.split('?').next().unwrap_or(url)
-            )));
-        }
-        (None, None) => return Err(bad(format!("{at}: the {} part has no data", part.kind))),
-    };
-    let decoded = media::decode(encoded).map_err(|e| {
-        bad(format!(
-            "{at}: {}",
-            e.describe(&format!("the {} data", part.kind))
-        ))
-    })?;
-    Ok((
-        decoded.bytes,
-        part.mime_type.clone().or(decoded.declared_mime),
-    ))
+    let file = part.file().map_err(|e| bad(e.describe(at, &part.kind)))?;
+    Ok((file.bytes, file.declared_mime))
 }
