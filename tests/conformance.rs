@@ -184,6 +184,34 @@ fn every_action_answers_in_the_shapes_the_sdk_accepts() {
         ));
     }
     calls.push(chat(r#"{"text": "a b c", "deltas": 3, "exception": {"after": 3, "type": "internalServerException"}}"#, true));
+    // The newer controls: native structured output, Claude 5's refusal answered by the
+    // fallback model, and GPT-5.x on bedrock-mantle (streamed and blocking).
+    let llm = |model: &str, text: &str, stream: bool, params: Value| {
+        (
+            "invoke_llm",
+            support::aws::llm_request(model, &creds, support::aws::user(text), stream, params),
+        )
+    };
+    calls.push(llm(
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        r#"where [[double: {"text": "{\"city\": \"Oslo\"}"}]]"#,
+        true,
+        json!({"json_schema": "{\"schema\": {\"type\": \"object\"}, \"name\": \"llm_response\"}"}),
+    ));
+    calls.push(llm(
+        "anthropic.claude-sonnet-5",
+        r#"help [[double: {"stop_reason": "refusal", "text": "", "only_models": ["anthropic.claude-sonnet-5"]}]]"#,
+        true,
+        json!({"effort": "low"}),
+    ));
+    for stream in [true, false] {
+        calls.push(llm(
+            "openai.gpt-5.4",
+            r#"hi [[double: {"reasoning": "hmm", "text": "Hello", "deltas": 2}]]"#,
+            stream,
+            json!({"reasoning_effort": "low"}),
+        ));
+    }
     calls.push((
         "get_llm_num_tokens",
         json!({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "model_type": "llm", "credentials": {},
