@@ -339,7 +339,9 @@ fn cross_region_choices_match_the_bedrock_block() {
         assert!(!options.is_empty(), "{id}: cross-region without options");
         for o in &options {
             let ok = match o.as_str() {
-                "disabled" => on_demand,
+                // Offered everywhere: AWS may run a model in more Regions than the
+                // catalogue knows (never stricter than AWS); its refusal explains.
+                "disabled" => true,
                 "global" => profiles.contains("global"),
                 "geographic" => GEOGRAPHIC_PREFIXES.iter().any(|p| profiles.contains(*p)),
                 "jp" => profiles.contains("jp"),
@@ -351,10 +353,15 @@ fn cross_region_choices_match_the_bedrock_block() {
                 "{id}: cross-region option {o:?} is not backed by the bedrock block"
             );
         }
+        assert!(
+            options.iter().any(|o| o == "disabled"),
+            "{id}: 'disabled' (the model itself) must always be a choice"
+        );
         if !on_demand {
-            assert!(
-                !options.iter().any(|o| o == "disabled"),
-                "{id}: profile-only model offers 'disabled'"
+            assert_ne!(
+                rule["default"].as_str(),
+                Some("disabled"),
+                "{id}: a profile-only model must not default to 'disabled'"
             );
         }
         for p in &profiles {

@@ -694,6 +694,12 @@ fn cross_region_choices_resolve_per_region_and_refuse_clearly() {
         .as_str()
         .unwrap_or("")
         .to_string();
+    // Never stricter than AWS: the call is made, and AWS's refusal comes back with the
+    // catalogue's advice.
+    assert!(
+        message.contains("The provided model identifier is invalid"),
+        "{message}"
+    );
     assert!(
         message
             .contains("no \"jp\" cross-region inference profile that can be called from us-east-1"),
@@ -703,7 +709,10 @@ fn cross_region_choices_resolve_per_region_and_refuse_clearly() {
         message.contains("\"geographic\" or \"global\""),
         "{message}"
     );
-    assert!(d.requests().is_empty());
+    assert_eq!(
+        converse_bodies(&d)[0].model_id.as_deref(),
+        Some(format!("jp.{HAIKU}").as_str())
+    );
 }
 
 #[test]
@@ -1008,4 +1017,37 @@ fn video_goes_to_the_models_that_take_it() {
         "{s:#?}"
     );
     assert!(converse_bodies(&d).is_empty());
+}
+
+#[test]
+fn a_profile_only_model_called_in_region_gets_awss_refusal_with_the_catalogues_advice() {
+    // Claude Haiku 4.5 runs only through profiles as far as the catalogue knows: with
+    // cross-region "disabled" the plugin still calls it (AWS may have added it to the
+    // region since), and AWS's on-demand refusal comes back with what to choose.
+    let d = double();
+    let mut p = plugin();
+    let s = p.call(
+        "invoke_llm",
+        llm_request(
+            HAIKU,
+            &key_credentials(&d),
+            user("hi"),
+            true,
+            json!({"cross-region": "disabled"}),
+        ),
+    );
+    let e = s.expect_error();
+    let message = e["message"].as_str().unwrap_or("");
+    assert_eq!(e["error_type"], "InvokeBadRequestError");
+    assert!(message.contains("on-demand throughput"), "{message}");
+    assert!(
+        message.contains("can only be called through a cross-region inference profile")
+            && message.contains("choose Cross-region inference"),
+        "{message}"
+    );
+    assert_eq!(
+        converse_bodies(&d)[0].model_id.as_deref(),
+        Some(HAIKU),
+        "the call was made"
+    );
 }

@@ -110,7 +110,7 @@ async fn call<'a>(
         })?;
         let target = Target::Predefined { decl, choice: None };
         return Ok(Call {
-            model_id: routing::id_to_call(clients, target, region).await?,
+            model_id: routing::id_to_call(clients, target, region).await.id,
             dialect,
             dimensions: facts
                 .default_dimensions
@@ -132,7 +132,7 @@ async fn call<'a>(
     let facts = underlying.bedrock.as_ref().ok_or_else(unknown)?;
     let size = custom_dimensions(custom.dimensions.as_ref(), facts, underlying.label())?;
     Ok(Call {
-        model_id: routing::id_to_call(clients, Target::Custom(id), region).await?,
+        model_id: routing::id_to_call(clients, Target::Custom(id), region).await.id,
         dialect,
         dimensions: size.filter(|_| dialect.takes_dimensions()),
         vector_size: size.unwrap_or(0),

@@ -270,7 +270,11 @@ pub async fn invoke(
     let called: String;
     let mut events = match decl.chat_api() {
         ChatApi::Converse => {
-            let model_id = routing::id_to_call(&clients, target, &access.region).await?;
+            let route = routing::id_to_call(&clients, target, &access.region).await;
+            if let Some(advice) = &route.advice {
+                tracing::debug!("calling {} although {advice}", route.id);
+            }
+            let model_id = route.id.clone();
             let params = Params::from_model_parameters(&chosen)?;
             fallback = decl
                 .bedrock
@@ -296,7 +300,11 @@ pub async fn invoke(
                 ..parts.clone()
             });
             called = model_id;
-            Events::Converse(converse::start(&clients, parts, stream_call, idle).await?)
+            Events::Converse(
+                converse::start(&clients, parts, stream_call, idle)
+                    .await
+                    .map_err(|e| route.explain(e))?,
+            )
         }
         ChatApi::MantleResponses => {
             if req.stop.iter().any(|s| !s.is_empty()) {

@@ -46,17 +46,19 @@ fn offered(state: &AppState) -> String {
         .join("; ")
 }
 
-/// "Amazon Rerank 1.0 is not offered in us-east-1; AWS offers it in …".
-fn region_error(decl: &ModelDecl, region: &str) -> Option<PluginError> {
+/// The catalogue's advice for a model used outside the regions it knows the model in:
+/// "Amazon Rerank 1.0 is not offered in us-east-1 as far as …; AWS documents it in …".
+/// Advice, not a gate: the call is made, and this explains AWS's refusal.
+fn region_advice(decl: &ModelDecl, region: &str) -> Option<String> {
     let facts = decl.bedrock.as_ref()?;
     if facts.regions.is_empty() || facts.regions.iter().any(|r| r == region) {
         return None;
     }
-    Some(PluginError::bad_request(format!(
-        "{} is not offered in {region}: AWS offers it in {}; choose one of those regions in the provider's credentials",
+    Some(format!(
+        "as far as this plugin's catalogue knows, {} is not offered in {region}: AWS documents it in {}; choose one of those regions in the provider's credentials",
         decl.label(),
         facts.regions.join(", ")
-    )))
+    ))
 }
 
 /// The id to invoke, the catalogue declaration of the model behind it, and its dialect.
@@ -73,17 +75,14 @@ async fn target<'a>(
             .and_then(|f| RerankDialect::of_family(f.family))
     };
     let Some(custom) = &base.credentials.custom else {
-        if let Some(e) = region_error(decl, region) {
-            return Err(e);
-        }
         let dialect = dialect_of(decl).ok_or_else(|| {
             PluginError::internal(format!("{} has no rerank family in its YAML", decl.model))
         })?;
         let target = Target::Predefined { decl, choice: None };
-        let id = routing::id_to_call(clients, target, region).await?;
+        let id = routing::id_to_call(clients, target, region).await.id;
         return Ok((id, decl, dialect));
     };
-    let id = routing::id_to_call(clients, Target::Custom(&custom.target), region).await?;
+    let id = routing::id_to_call(clients, Target::Custom(&custom.target), region).await.id;
     let underlying = underlying(state, clients, base, ModelType::Rerank).await?;
     let unknown = || {
         PluginError::bad_request(format!(
@@ -123,10 +122,13 @@ async fn answer(
     let top_n = usize::try_from(top_n).ok().filter(|n| *n > 0);
     let ranked = rerank::rerank(clients.clone(), &model_id, dialect, query, docs, top_n)
         .await
-        .map_err(|e| match region_error(underlying, &access.region) {
-            // A customizable model outside the regions AWS offers it in: say where it is.
-            Some(hint) if e.kind == ErrorKind::BadRequest => {
-                PluginError::bad_request(format!("{} ({})", e.message, hint.message))
+        .map_err(|e| match region_advice(underlying, &access.region) {
+            // Outside the regions the catalogue knows: say where AWS documents it.
+            Some(advice) if matches!(e.kind, ErrorKind::BadRequest | ErrorKind::Authorization) => {
+                PluginError {
+                    message: format!("{} ({advice})", e.message),
+                    ..e
+                }
             }
             _ => e,
         })?;

@@ -172,8 +172,9 @@ fn default_probe(state: &AppState, region: &str) -> Result<String, String> {
             CrossRegion::Geographic,
             CrossRegion::Profile("global"),
         ] {
-            if let Ok(id) = routing::chat_id(decl, Some(choice), region) {
-                return Ok(id);
+            let route = routing::chat_route(decl, Some(choice), region);
+            if route.advice.is_none() {
+                return Ok(route.id);
             }
         }
     }

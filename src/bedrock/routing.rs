@@ -6,7 +6,7 @@
 use super::client::Clients;
 use super::ids::{self, IdKind, PROFILE_PREFIXES, Scope, classify, foundation_id};
 use crate::declaration::{BedrockFacts, Catalog, ModelDecl, ModelType};
-use crate::error::PluginError;
+use crate::error::{ErrorKind, PluginError};
 
 /// A chat model's Cross-region inference choice (its `cross-region` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +53,15 @@ pub enum Target<'a> {
     Custom(&'a str),
 }
 
-/// The id to pass to Bedrock for `target` from `region`.
-pub async fn id_to_call(
-    clients: &Clients,
-    target: Target<'_>,
-    region: &str,
-) -> Result<String, PluginError> {
+/// The id to pass to Bedrock for `target` from `region` (with the catalogue's advice for
+/// a chat route it does not know to work).
+pub async fn id_to_call(clients: &Clients, target: Target<'_>, region: &str) -> Routed {
     match target {
-        Target::Custom(id) => Ok(invocable(clients, id).await),
+        Target::Custom(id) => Routed::plain(invocable(clients, id).await),
         Target::Predefined { decl, choice } => match decl.model_type {
-            ModelType::Llm => chat_id(decl, choice, region),
-            ModelType::TextEmbedding => Ok(embedding_id(decl, region)),
-            _ => Ok(decl.model.clone()),
+            ModelType::Llm => chat_route(decl, choice, region),
+            ModelType::TextEmbedding => Routed::plain(embedding_id(decl, region)),
+            _ => Routed::plain(decl.model.clone()),
         },
     }
 }
@@ -123,15 +120,13 @@ fn offered_choices(decl: &ModelDecl) -> Vec<(&str, CrossRegion)> {
         .unwrap_or_default()
 }
 
-/// The id to call for a predefined chat model with the user's cross-region choice, or a
-/// refusal that names the choices that work from `region`.
-pub fn chat_id(
-    decl: &ModelDecl,
-    choice: Option<CrossRegion>,
-    region: &str,
-) -> Result<String, PluginError> {
+/// The id to call for a predefined chat model with the user's cross-region choice, and,
+/// when the catalogue does not know that choice to work from `region`, its advice: the
+/// call is made all the same (AWS may offer more than the catalogue knows), and the
+/// advice explains AWS's refusal if one comes.
+pub fn chat_route(decl: &ModelDecl, choice: Option<CrossRegion>, region: &str) -> Routed {
     let Some(facts) = &decl.bedrock else {
-        return Ok(decl.model.clone());
+        return Routed::plain(decl.model.clone());
     };
     let choice = choice.unwrap_or(if facts.on_demand {
         CrossRegion::Disabled
@@ -139,11 +134,20 @@ pub fn chat_id(
         CrossRegion::Geographic
     });
     if works_in_region(facts, choice, region) {
-        return Ok(match profile_for(facts, choice, region) {
+        return Routed::plain(match profile_for(facts, choice, region) {
             Some(prefix) => format!("{prefix}.{}", decl.model),
             None => decl.model.clone(),
         });
     }
+    let prefix = match choice {
+        CrossRegion::Disabled => None,
+        CrossRegion::Geographic => geography_of(region),
+        CrossRegion::Profile(p) => Some(p),
+    };
+    let id = match prefix {
+        Some(p) => format!("{p}.{}", decl.model),
+        None => decl.model.clone(),
+    };
     let label = decl.label();
     let working: Vec<String> = offered_choices(decl)
         .into_iter()
@@ -170,7 +174,54 @@ pub fn chat_id(
             working.join(" or ")
         )
     };
-    Err(PluginError::bad_request(format!("{why}; {advice}")))
+    Routed {
+        id,
+        advice: Some(format!(
+            "as far as this plugin's catalogue knows, {why}; {advice}"
+        )),
+    }
+}
+
+/// The geographic profile prefix of a region, from its name: a guess for the regions the
+/// catalogue does not list.
+fn geography_of(region: &str) -> Option<&'static str> {
+    [
+        ("us-gov-", "us-gov"),
+        ("us-", "us"),
+        ("eu-", "eu"),
+        ("ap-", "apac"),
+        ("ca-", "ca"),
+    ]
+    .into_iter()
+    .find(|(start, _)| region.starts_with(start))
+    .map(|(_, prefix)| prefix)
+}
+
+/// An id to call, and the catalogue's advice when it does not know the id to work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub id: String,
+    pub advice: Option<String>,
+}
+
+impl Routed {
+    fn plain(id: String) -> Routed {
+        Routed { id, advice: None }
+    }
+
+    /// AWS's refusal with the catalogue's advice added, when the refusal is about which
+    /// model can be called from where (or by whom); other errors as they are.
+    pub fn explain(&self, e: PluginError) -> PluginError {
+        match &self.advice {
+            Some(advice) if matches!(e.kind, ErrorKind::BadRequest | ErrorKind::Authorization) => {
+                PluginError {
+                    message: format!("{} ({advice})", e.message),
+                    ..e
+                }
+            }
+            _ => e,
+        }
+    }
 }
 
 /// Each cross-region choice of a chat model that works from `region`, with the id it
@@ -179,9 +230,8 @@ pub fn working_choices(decl: &ModelDecl, region: &str) -> Vec<(String, String)> 
     offered_choices(decl)
         .into_iter()
         .filter_map(|(o, c)| {
-            chat_id(decl, Some(c), region)
-                .ok()
-                .map(|id| (o.to_string(), id))
+            let route = chat_route(decl, Some(c), region);
+            route.advice.is_none().then(|| (o.to_string(), route.id))
         })
         .collect()
 }
@@ -267,8 +317,13 @@ mod tests {
     use crate::declaration::{I18n, ModelFamily, ParameterRule, expand_rule};
     use serde_json::json;
 
-    fn chat(decl: &ModelDecl, choice: &str, region: &str) -> Result<String, PluginError> {
-        chat_id(decl, CrossRegion::parse(choice), region)
+    /// The id when the catalogue knows it to work; its advice otherwise.
+    fn chat(decl: &ModelDecl, choice: &str, region: &str) -> Result<String, String> {
+        let route = chat_route(decl, CrossRegion::parse(choice), region);
+        match route.advice {
+            None => Ok(route.id),
+            Some(advice) => Err(advice),
+        }
     }
 
     /// The prefix follows the region group, on the real catalogue.
@@ -303,7 +358,7 @@ mod tests {
         // Japan's profile keeps requests in Japan: never silently swapped for another.
         let e = chat(haiku, "jp", "ap-southeast-1").expect_err("no jp. from Singapore");
         assert!(
-            e.message
+            e
                 .contains("no \"jp\" cross-region inference profile"),
             "{e}"
         );
@@ -413,31 +468,56 @@ mod tests {
         );
     }
 
+    /// A choice the catalogue does not know to work is still called (AWS decides), with
+    /// the catalogue's advice kept to explain AWS's refusal.
     #[test]
-    fn unavailable_choices_are_refused_with_what_works() {
+    fn unknown_routes_are_called_with_the_catalogues_advice() {
+        let d = decl(true, &["disabled", "geographic", "global", "jp"]);
+        for (choice, region, id) in [
+            ("global", "ap-northeast-1", "global.anthropic.claude-x-v1:0"),
+            ("disabled", "us-west-2", "anthropic.claude-x-v1:0"),
+            ("geographic", "sa-east-1", "anthropic.claude-x-v1:0"),
+            ("geographic", "eu-south-3", "eu.anthropic.claude-x-v1:0"),
+            ("jp", "us-east-1", "jp.anthropic.claude-x-v1:0"),
+        ] {
+            let route = chat_route(&d, CrossRegion::parse(choice), region);
+            assert_eq!(route.id, id, "{choice} from {region}");
+            assert!(route.advice.is_some(), "{choice} from {region}");
+        }
+        // The advice is added to AWS's refusals about routes, not to other errors.
+        let route = chat_route(&d, CrossRegion::parse("jp"), "us-east-1");
+        let e = route.explain(PluginError::bad_request("ValidationException: invalid"));
+        assert!(e.message.starts_with("ValidationException: invalid (as far as"), "{e}");
+        assert!(e.message.contains("\"geographic\" or \"global\""), "{e}");
+        let throttled = PluginError::new(ErrorKind::RateLimit, "slow down");
+        assert_eq!(route.explain(throttled.clone()), throttled);
+    }
+
+    #[test]
+    fn the_advice_names_what_works() {
         let d = decl(true, &["disabled", "geographic", "global", "jp"]);
         let e = chat(&d, "global", "ap-northeast-1").expect_err("no global from tokyo");
         assert!(
-            e.message.contains("no \"global\"") && e.message.contains("\"jp\""),
+            e.contains("no \"global\"") && e.contains("\"jp\""),
             "{e}"
         );
         let e = chat(&d, "disabled", "us-west-2").expect_err("not in region");
         assert!(
-            e.message.contains("not offered in-region in us-west-2")
-                && e.message
+            e.contains("not offered in-region in us-west-2")
+                && e
                     .ends_with("choose Cross-region inference \"geographic\" instead"),
             "{e}"
         );
         let profile_only = decl(false, &["geographic", "global"]);
         let e = chat(&profile_only, "disabled", "us-east-1").expect_err("profile only");
         assert!(
-            e.message
+            e
                 .contains("only be called through a cross-region inference profile"),
             "{e}"
         );
         let e = chat(&d, "geographic", "sa-east-1").expect_err("nothing in sa");
         assert!(
-            e.message
+            e
                 .contains("no cross-region choice works from sa-east-1"),
             "{e}"
         );
