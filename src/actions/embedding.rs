@@ -132,7 +132,9 @@ async fn call<'a>(
     let facts = underlying.bedrock.as_ref().ok_or_else(unknown)?;
     let size = custom_dimensions(custom.dimensions.as_ref(), facts, underlying.label())?;
     Ok(Call {
-        model_id: routing::id_to_call(clients, Target::Custom(id), region).await.id,
+        model_id: routing::id_to_call(clients, Target::Custom(id), region)
+            .await
+            .id,
         dialect,
         dimensions: size.filter(|_| dialect.takes_dimensions()),
         vector_size: size.unwrap_or(0),

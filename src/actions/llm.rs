@@ -444,11 +444,60 @@ pub async fn num_tokens(
     req: LlmNumTokens,
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
-    resolve(state, &req.base, ModelType::Llm)?;
-    sink.stream(&NumTokens {
-        num_tokens: count_tokens(&req.prompt_messages, &req.tools),
-    })
-    .await
+    let decl = resolve(state, &req.base, ModelType::Llm)?;
+    // Bedrock's count costs a call, and Dify counts often: only when the form asks for
+    // it, for the families CountTokens serves; any failure falls back to the estimate.
+    let counted = match bedrock_counts_for(state, &req, &decl) {
+        Some(model_id) => match count_with_bedrock(state, &req, &decl, model_id).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::debug!("CountTokens failed, so the count is an estimate: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let num_tokens = counted.unwrap_or_else(|| count_tokens(&req.prompt_messages, &req.tools));
+    sink.stream(&NumTokens { num_tokens }).await
+}
+
+/// The foundation model to count with, when the form asks for Bedrock's counts and the
+/// model's family has them.
+fn bedrock_counts_for(state: &AppState, req: &LlmNumTokens, decl: &ModelDecl) -> Option<String> {
+    if !req.base.credentials.count_tokens || decl.chat_api() != ChatApi::Converse {
+        return None;
+    }
+    let caps = Capabilities::of(decl);
+    if !caps.family.count_tokens {
+        return None;
+    }
+    // CountTokens names a foundation model: a customizable model's when its id tells.
+    match &req.base.credentials.custom {
+        None => Some(decl.model.clone()),
+        Some(custom) => routing::known_from_text(&state.catalog, ModelType::Llm, &custom.target)
+            .map(|m| m.model.clone()),
+    }
+}
+
+async fn count_with_bedrock(
+    state: &AppState,
+    req: &LlmNumTokens,
+    decl: &ModelDecl,
+    model_id: String,
+) -> Result<u64, PluginError> {
+    let access = req.base.credentials.access()?;
+    let clients = state.clients.get(access).await?;
+    let parts = converse::build(ChatInput {
+        model_id,
+        caps: Capabilities::of(decl),
+        messages: &req.prompt_messages,
+        tools: &req.tools,
+        tool_choice: None,
+        stop: &[],
+        params: Params::default(),
+        request_metadata: None,
+    })?;
+    converse::count(&clients, parts).await
 }
 
 #[cfg(test)]

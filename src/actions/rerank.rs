@@ -82,7 +82,9 @@ async fn target<'a>(
         let id = routing::id_to_call(clients, target, region).await.id;
         return Ok((id, decl, dialect));
     };
-    let id = routing::id_to_call(clients, Target::Custom(&custom.target), region).await.id;
+    let id = routing::id_to_call(clients, Target::Custom(&custom.target), region)
+        .await
+        .id;
     let underlying = underlying(state, clients, base, ModelType::Rerank).await?;
     let unknown = || {
         PluginError::bad_request(format!(

@@ -32,6 +32,7 @@ code_from_metadata!(
     aws_sdk_bedrockruntime::operation::converse::ConverseError,
     aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError,
     aws_sdk_bedrockruntime::operation::invoke_model::InvokeModelError,
+    aws_sdk_bedrockruntime::operation::count_tokens::CountTokensError,
     aws_sdk_bedrock::operation::get_inference_profile::GetInferenceProfileError
 );
 

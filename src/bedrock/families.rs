@@ -53,6 +53,8 @@ pub struct Family {
     pub effort: Effort,
     /// Takes Anthropic's beta flags (`additionalModelRequestFields.anthropic_beta`).
     pub anthropic_beta: bool,
+    /// Bedrock's CountTokens API counts for it (AWS documents it for Claude).
+    pub count_tokens: bool,
 }
 
 const fn family(id: ModelFamily) -> Family {
@@ -66,6 +68,7 @@ const fn family(id: ModelFamily) -> Family {
         prompt_caching: false,
         effort: Effort::Unsupported,
         anthropic_beta: false,
+        count_tokens: false,
     }
 }
 
@@ -79,6 +82,7 @@ pub const FAMILIES: &[Family] = &[
         prompt_caching: true,
         effort: Effort::AnthropicAdaptive,
         anthropic_beta: true,
+        count_tokens: true,
         ..family(ModelFamily::AnthropicClaude)
     },
     Family {
@@ -121,6 +125,7 @@ pub const GENERIC: Family = Family {
     prompt_caching: false,
     effort: Effort::Unsupported,
     anthropic_beta: false,
+    count_tokens: false,
 };
 
 #[cfg(test)]

@@ -358,8 +358,7 @@ mod tests {
         // Japan's profile keeps requests in Japan: never silently swapped for another.
         let e = chat(haiku, "jp", "ap-southeast-1").expect_err("no jp. from Singapore");
         assert!(
-            e
-                .contains("no \"jp\" cross-region inference profile"),
+            e.contains("no \"jp\" cross-region inference profile"),
             "{e}"
         );
     }
@@ -487,7 +486,11 @@ mod tests {
         // The advice is added to AWS's refusals about routes, not to other errors.
         let route = chat_route(&d, CrossRegion::parse("jp"), "us-east-1");
         let e = route.explain(PluginError::bad_request("ValidationException: invalid"));
-        assert!(e.message.starts_with("ValidationException: invalid (as far as"), "{e}");
+        assert!(
+            e.message
+                .starts_with("ValidationException: invalid (as far as"),
+            "{e}"
+        );
         assert!(e.message.contains("\"geographic\" or \"global\""), "{e}");
         let throttled = PluginError::new(ErrorKind::RateLimit, "slow down");
         assert_eq!(route.explain(throttled.clone()), throttled);
@@ -497,28 +500,22 @@ mod tests {
     fn the_advice_names_what_works() {
         let d = decl(true, &["disabled", "geographic", "global", "jp"]);
         let e = chat(&d, "global", "ap-northeast-1").expect_err("no global from tokyo");
-        assert!(
-            e.contains("no \"global\"") && e.contains("\"jp\""),
-            "{e}"
-        );
+        assert!(e.contains("no \"global\"") && e.contains("\"jp\""), "{e}");
         let e = chat(&d, "disabled", "us-west-2").expect_err("not in region");
         assert!(
             e.contains("not offered in-region in us-west-2")
-                && e
-                    .ends_with("choose Cross-region inference \"geographic\" instead"),
+                && e.ends_with("choose Cross-region inference \"geographic\" instead"),
             "{e}"
         );
         let profile_only = decl(false, &["geographic", "global"]);
         let e = chat(&profile_only, "disabled", "us-east-1").expect_err("profile only");
         assert!(
-            e
-                .contains("only be called through a cross-region inference profile"),
+            e.contains("only be called through a cross-region inference profile"),
             "{e}"
         );
         let e = chat(&d, "geographic", "sa-east-1").expect_err("nothing in sa");
         assert!(
-            e
-                .contains("no cross-region choice works from sa-east-1"),
+            e.contains("no cross-region choice works from sa-east-1"),
             "{e}"
         );
     }

@@ -77,6 +77,8 @@ pub struct Credentials {
     pub model_for_validation: Option<String>,
     /// `enable_request_metadata`: tag Converse calls with the Dify app.
     pub request_metadata: bool,
+    /// `count_tokens_with_bedrock`: ask Bedrock's CountTokens (a call each time).
+    pub count_tokens: bool,
     /// The form as sent: validation answers with it.
     raw: Map<String, Value>,
 }
@@ -89,6 +91,7 @@ impl fmt::Debug for Credentials {
             .field("custom", &self.custom)
             .field("model_for_validation", &self.model_for_validation)
             .field("request_metadata", &self.request_metadata)
+            .field("count_tokens", &self.count_tokens)
             .finish_non_exhaustive()
     }
 }
@@ -196,6 +199,7 @@ impl Credentials {
             custom: CustomForm::parse(&fields),
             model_for_validation: text(&fields, "model_for_validation").map(str::to_string),
             request_metadata: text(&fields, "enable_request_metadata") == Some("enabled"),
+            count_tokens: text(&fields, "count_tokens_with_bedrock") == Some("enabled"),
             raw,
         }
     }
