@@ -135,9 +135,12 @@ fn a_request_silent_for_max_request_timeout_is_stopped() {
                 .contains("nothing for 1 s (MAX_REQUEST_TIMEOUT)"),
             "{transport:?}: {e}"
         );
+        // The follow-up must answer well inside the 1 s limit even on a loaded machine, so
+        // it is the schema lookup (no tokenizer to load) rather than a token count.
         assert_eq!(
-            p.call("get_llm_num_tokens", tokens_request()).result()["num_tokens"],
-            4
+            p.call("get_ai_model_schemas", schema_request()).result()["model_schema"]["model"],
+            NOVA,
+            "{transport:?}: the plugin keeps serving"
         );
     }
 }
