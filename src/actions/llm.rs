@@ -7,14 +7,16 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use aws_sdk_bedrockruntime::types::StopReason;
+use aws_sdk_bedrockruntime::types::{
+    CacheTtl, PerformanceConfigLatency, ServiceTierType, StopReason,
+};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::AppState;
 use super::model::{resolve, resolve_for_call};
 use super::requests::{InvokeLlm, LlmNumTokens};
-use super::usage::LlmUsage;
+use super::usage::{self, LlmUsage};
 use crate::bedrock::converse::{
     self, Capabilities, ChatEvent, ChatInput, ConverseParts, Params, Usage,
 };
@@ -93,6 +95,13 @@ struct ChunkWriter<'a> {
     tool_calls: Vec<ToolCallOut>,
     stop: Option<StopReason>,
     usage: Usage,
+    /// The request's checkpoints keep the cache for an hour: writes AWS did not break
+    /// down by TTL were all one-hour writes.
+    cache_ttl_1h: bool,
+    /// The request asked for latency-optimized inference.
+    optimized_latency: bool,
+    /// The tier that served the answer, as Bedrock reports it: its prices apply.
+    service_tier: Option<ServiceTierType>,
     /// The answer's reasoning blocks, signed, to carry to the next turn.
     reasoning: Vec<ReasoningBlock>,
 }
@@ -176,6 +185,20 @@ impl<'a> ChunkWriter<'a> {
                 self.usage.add(u);
                 Ok(())
             }
+            ChatEvent::Served {
+                service_tier,
+                latency,
+            } => {
+                if self.optimized_latency && latency == Some(PerformanceConfigLatency::Standard) {
+                    tracing::info!(
+                        "Bedrock served this request at standard latency: the optimized path is not offered for this model, route and region, or its quota is used up"
+                    );
+                }
+                if service_tier.is_some() {
+                    self.service_tier = service_tier;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -208,7 +231,11 @@ impl<'a> ChunkWriter<'a> {
         started: Instant,
     ) -> Result<(), PluginError> {
         self.close_reasoning().await?;
-        let usage = LlmUsage::new(&self.usage, pricing, started.elapsed());
+        if self.cache_ttl_1h && self.usage.cache_write_1h.is_none() {
+            self.usage.cache_write_1h = Some(self.usage.cache_write);
+        }
+        let tiered = pricing.map(|p| usage::for_tier(p, self.service_tier.as_ref()));
+        let usage = LlmUsage::new(&self.usage, tiered.as_ref(), started.elapsed());
         let stop = self.stop.take().unwrap_or(StopReason::EndTurn);
         let finish = finish_reason(&stop).to_string();
         let content = std::mem::take(&mut self.content);
@@ -267,6 +294,8 @@ pub async fn invoke(
     // documented fallback model, called the same way (same profile prefix).
     let mut fallback: Option<(String, Option<&ModelDecl>)> = None;
     let mut retry: Option<ConverseParts> = None;
+    let mut cache_ttl_1h = false;
+    let mut optimized_latency = false;
     let called: String;
     let mut events = match decl.chat_api() {
         ChatApi::Converse => {
@@ -276,6 +305,8 @@ pub async fn invoke(
             }
             let model_id = route.id.clone();
             let params = Params::from_model_parameters(&chosen)?;
+            cache_ttl_1h = params.cache_ttl == Some(CacheTtl::OneHour);
+            optimized_latency = params.latency == Some(PerformanceConfigLatency::Optimized);
             fallback = decl
                 .bedrock
                 .as_ref()
@@ -330,6 +361,9 @@ pub async fn invoke(
         tool_calls: Vec::new(),
         stop: None,
         usage: Usage::default(),
+        cache_ttl_1h,
+        optimized_latency,
+        service_tier: None,
         reasoning: Vec::new(),
     };
     // Priced as the model Dify shows (a customizable model may carry its own pricing).

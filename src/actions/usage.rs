@@ -7,6 +7,8 @@ use std::time::Duration;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
+use aws_sdk_bedrockruntime::types::ServiceTierType;
+
 use crate::bedrock::converse::Usage;
 use crate::declaration::Pricing;
 
@@ -28,6 +30,34 @@ fn text7(d: Decimal) -> String {
     format!("{:.7}", round7(d))
 }
 
+/// Bedrock's prices in the Priority and Flex tiers relative to Standard: a 75% premium
+/// and a 50% discount (the pricing page's footnotes, for every provider that offers the
+/// tiers). Standard, Reserved (billed per reservation) and tiers unknown here keep the
+/// model's prices.
+fn tier_factor(tier: &ServiceTierType) -> Option<Decimal> {
+    match tier {
+        ServiceTierType::Priority => Some(Decimal::new(175, 2)),
+        ServiceTierType::Flex => Some(Decimal::new(5, 1)),
+        _ => None,
+    }
+}
+
+/// The model's prices in the tier that served the request.
+pub fn for_tier(pricing: &Pricing, tier: Option<&ServiceTierType>) -> Pricing {
+    let Some(factor) = tier.and_then(tier_factor) else {
+        return pricing.clone();
+    };
+    let scale = |s: &str| text(dec(Some(s)) * factor);
+    Pricing {
+        input: scale(&pricing.input),
+        output: pricing.output.as_deref().map(scale),
+        cache_read: pricing.cache_read.as_deref().map(scale),
+        cache_write: pricing.cache_write.as_deref().map(scale),
+        cache_write_1h: pricing.cache_write_1h.as_deref().map(scale),
+        ..pricing.clone()
+    }
+}
+
 /// `LLMUsage`, every key present (the daemon requires them all).
 #[derive(Debug, Clone, Serialize)]
 pub struct LlmUsage {
@@ -47,7 +77,8 @@ pub struct LlmUsage {
 
 impl LlmUsage {
     /// Prompt tokens count every input token (uncached, read from and written to the
-    /// cache); the prompt price is each kind at its own price.
+    /// cache); the prompt price is each kind at its own price, cache writes at the price
+    /// of their TTL.
     pub fn new(usage: &Usage, pricing: Option<&Pricing>, latency: Duration) -> LlmUsage {
         let unit = dec(pricing.map(|p| p.unit.as_str()));
         let input_price = dec(pricing.map(|p| p.input.as_str()));
@@ -59,10 +90,15 @@ impl LlmUsage {
         let write_price = pricing
             .and_then(|p| p.cache_write.as_deref())
             .map_or(input_price, |s| dec(Some(s)));
+        let write_1h_price = pricing
+            .and_then(|p| p.cache_write_1h.as_deref())
+            .map_or(write_price, |s| dec(Some(s)));
         let n = |v: u64| Decimal::from(v);
+        let written_1h = usage.cache_write_1h.unwrap_or(0).min(usage.cache_write);
         let prompt_exact = (n(usage.input) * input_price
             + n(usage.cache_read) * read_price
-            + n(usage.cache_write) * write_price)
+            + n(usage.cache_write - written_1h) * write_price
+            + n(written_1h) * write_1h_price)
             * unit;
         let completion_exact = n(usage.output) * output_price * unit;
         let prompt_price = round7(prompt_exact);
@@ -95,6 +131,7 @@ mod tests {
             output: Some("0.015".into()),
             cache_read: cache.then(|| "0.0003".into()),
             cache_write: cache.then(|| "0.00375".into()),
+            cache_write_1h: cache.then(|| "0.006".into()),
             unit: "0.001".into(),
             currency: "USD".into(),
         }
@@ -107,6 +144,7 @@ mod tests {
             output: Some("0.004".into()),
             cache_read: None,
             cache_write: None,
+            cache_write_1h: None,
             unit: "0.001".into(),
             currency: "USD".into(),
         };
@@ -114,8 +152,7 @@ mod tests {
             &Usage {
                 input: 12,
                 output: 5,
-                cache_read: 0,
-                cache_write: 0,
+                ..Default::default()
             },
             Some(&p),
             Duration::from_millis(410),
@@ -144,6 +181,7 @@ mod tests {
                 output: 100,
                 cache_read: 10_000,
                 cache_write: 2000,
+                cache_write_1h: None,
             },
             Some(&pricing(true)),
             Duration::ZERO,
@@ -152,6 +190,56 @@ mod tests {
         assert_eq!(u.prompt_price, "0.0135000");
         assert_eq!(u.completion_price, "0.0015000");
         assert_eq!(u.total_price, "0.0150000");
+    }
+
+    #[test]
+    fn cache_writes_are_priced_by_their_ttl() {
+        // 1000 written for 5 minutes × 0.00375 + 3000 for an hour × 0.006, per 1K tokens.
+        let usage = Usage {
+            cache_write: 4000,
+            cache_write_1h: Some(3000),
+            ..Default::default()
+        };
+        let u = LlmUsage::new(&usage, Some(&pricing(true)), Duration::ZERO);
+        assert_eq!(
+            (u.prompt_tokens, u.prompt_price.as_str()),
+            (4000, "0.0217500")
+        );
+        // Without a one-hour price, an hour's write costs what a 5-minute write costs.
+        let p = Pricing {
+            cache_write_1h: None,
+            ..pricing(true)
+        };
+        let u = LlmUsage::new(&usage, Some(&p), Duration::ZERO);
+        assert_eq!(u.prompt_price, "0.0150000");
+    }
+
+    #[test]
+    fn priority_and_flex_are_priced_from_the_standard_price() {
+        let usage = Usage {
+            input: 1000,
+            output: 1000,
+            ..Default::default()
+        };
+        let standard = pricing(false);
+        let price = |tier: Option<ServiceTierType>| {
+            let p = for_tier(&standard, tier.as_ref());
+            let u = LlmUsage::new(&usage, Some(&p), Duration::ZERO);
+            (u.prompt_unit_price, u.total_price)
+        };
+        assert_eq!(price(None), ("0.003".into(), "0.0180000".into()));
+        assert_eq!(
+            price(Some(ServiceTierType::Default)),
+            ("0.003".into(), "0.0180000".into())
+        );
+        assert_eq!(
+            price(Some(ServiceTierType::Priority)),
+            ("0.00525".into(), "0.0315000".into())
+        );
+        assert_eq!(
+            price(Some(ServiceTierType::Flex)),
+            ("0.0015".into(), "0.0090000".into())
+        );
     }
 
     #[test]
@@ -182,6 +270,7 @@ mod tests {
             output: None,
             cache_read: None,
             cache_write: None,
+            cache_write_1h: None,
             unit: "1".into(),
             currency: "USD".into(),
         };
@@ -238,6 +327,7 @@ mod embedding_tests {
             output: None,
             cache_read: None,
             cache_write: None,
+            cache_write_1h: None,
             unit: "0.001".into(),
             currency: "USD".into(),
         };

@@ -2,7 +2,7 @@
 //! Responses API both turn their answers into these events, so the actions layer emits
 //! Dify chunks one way for both.
 
-use aws_sdk_bedrockruntime::types::StopReason;
+use aws_sdk_bedrockruntime::types::{PerformanceConfigLatency, ServiceTierType, StopReason};
 
 use crate::prompt::reasoning::ReasoningBlock;
 
@@ -14,6 +14,9 @@ pub struct Usage {
     pub output: u64,
     pub cache_read: u64,
     pub cache_write: u64,
+    /// Of `cache_write`, the tokens written with the one-hour TTL, when the API broke the
+    /// writes down by TTL (Converse's `cacheDetails`).
+    pub cache_write_1h: Option<u64>,
 }
 
 impl Usage {
@@ -23,6 +26,10 @@ impl Usage {
         self.output += other.output;
         self.cache_read += other.cache_read;
         self.cache_write += other.cache_write;
+        self.cache_write_1h = match (self.cache_write_1h, other.cache_write_1h) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
     }
 }
 
@@ -43,4 +50,10 @@ pub enum ChatEvent {
     /// other APIs' reasons are translated into them.
     Stop(StopReason),
     Usage(Usage),
+    /// How Bedrock served the request, as its response reports it: the service tier
+    /// and the latency mode (either may differ from what was asked).
+    Served {
+        service_tier: Option<ServiceTierType>,
+        latency: Option<PerformanceConfigLatency>,
+    },
 }

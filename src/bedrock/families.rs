@@ -48,8 +48,10 @@ pub struct Family {
     pub forced_tool_choice: bool,
     pub top_k: TopK,
     pub reasoning: Reasoning,
-    /// Accepts `cachePoint` blocks (prompt caching).
+    /// Accepts `cachePoint` blocks in the system prompt and messages (prompt caching).
     pub prompt_caching: bool,
+    /// Accepts a `cachePoint` after the tool definitions too.
+    pub tools_caching: bool,
     pub effort: Effort,
     /// Takes Anthropic's beta flags (`additionalModelRequestFields.anthropic_beta`).
     pub anthropic_beta: bool,
@@ -66,6 +68,7 @@ const fn family(id: ModelFamily) -> Family {
         top_k: TopK::Unsupported,
         reasoning: Reasoning::Fixed,
         prompt_caching: false,
+        tools_caching: false,
         effort: Effort::Unsupported,
         anthropic_beta: false,
         count_tokens: false,
@@ -80,6 +83,7 @@ pub const FAMILIES: &[Family] = &[
         top_k: TopK::Field("top_k"),
         reasoning: Reasoning::AnthropicBudget,
         prompt_caching: true,
+        tools_caching: true,
         effort: Effort::AnthropicAdaptive,
         anthropic_beta: true,
         count_tokens: true,
@@ -123,6 +127,7 @@ pub const GENERIC: Family = Family {
     top_k: TopK::Unsupported,
     reasoning: Reasoning::Fixed,
     prompt_caching: false,
+    tools_caching: false,
     effort: Effort::Unsupported,
     anthropic_beta: false,
     count_tokens: false,

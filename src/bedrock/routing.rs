@@ -425,6 +425,9 @@ mod tests {
                 max_input_tokens: None,
                 multimodal: false,
                 refusal_fallback: None,
+                cache_ttl_1h: false,
+                service_tiers: Default::default(),
+                latency_optimized: Vec::new(),
             }),
         }
     }

@@ -246,9 +246,12 @@ pub struct Pricing {
     /// Price of input tokens read from the prompt cache (a key the daemon and SDK ignore).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read: Option<String>,
-    /// Price of input tokens written to the prompt cache.
+    /// Price of input tokens written to the prompt cache (the default 5-minute TTL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write: Option<String>,
+    /// Price of input tokens written to the prompt cache with the one-hour TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h: Option<String>,
     pub unit: String,
     pub currency: String,
 }
@@ -308,6 +311,16 @@ pub struct BedrockFacts {
     /// The model that answers in its place after a refusal (Claude 5's cards).
     #[serde(default)]
     pub refusal_fallback: Option<String>,
+    /// Prompt-cache checkpoints may keep their prefix for an hour (`ttl: 1h`).
+    #[serde(default)]
+    pub cache_ttl_1h: bool,
+    /// Service tiers beyond the standard one (`priority`, `flex`) → the regions AWS
+    /// documents them in. Advice: the request is sent wherever the user asks.
+    #[serde(default)]
+    pub service_tiers: std::collections::BTreeMap<String, Vec<String>>,
+    /// Regions where AWS documents latency-optimized inference for the model.
+    #[serde(default)]
+    pub latency_optimized: Vec<String>,
 }
 
 fn yes() -> bool {

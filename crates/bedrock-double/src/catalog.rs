@@ -22,6 +22,7 @@
 //!   OpenAI open-weight, Writer and Moonshot entries; tool use only where the card lists
 //!   client-side tool calling on bedrock-runtime (see MODELS.md).
 
+use crate::controls::CacheSupport;
 use crate::error::AwsError;
 use serde::Serialize;
 
@@ -87,6 +88,12 @@ pub struct ModelSpec {
     pub output_modalities: Vec<String>,
     /// Default embedding dimension (embedding models only).
     pub embedding_dimension: usize,
+    /// Regions where the Priority and Flex tiers serve the model.
+    pub tier_regions: Vec<String>,
+    /// Source regions where its cross-region profile serves optimized latency.
+    pub latency_optimized_regions: Vec<String>,
+    pub cache: CacheSupport,
+    pub cache_ttl_1h: bool,
 }
 
 impl ModelSpec {
@@ -111,6 +118,10 @@ impl ModelSpec {
             input_modalities: vec!["TEXT".into()],
             output_modalities: vec!["TEXT".into()],
             embedding_dimension: 0,
+            tier_regions: Vec::new(),
+            latency_optimized_regions: Vec::new(),
+            cache: CacheSupport::Unchecked,
+            cache_ttl_1h: false,
         }
     }
 
@@ -284,7 +295,7 @@ pub fn builtin_models() -> Vec<ModelSpec> {
     let us_eu_ap = all_of(&[US, EU, APAC]);
     let everywhere = all_of(&[GLOBAL]);
     let t = ModelSpec::text;
-    vec![
+    let mut models = vec![
         // Anthropic Claude (Converse: system, tools, streaming tools, images).
         t(
             "anthropic.claude-3-haiku-20240307-v1:0",
@@ -1282,7 +1293,9 @@ pub fn builtin_models() -> Vec<ModelSpec> {
             "eu-central-1",
             "ap-northeast-1",
         ]),
-    ]
+    ];
+    crate::controls::apply_facts(&mut models);
+    models
 }
 
 /// An application inference profile (created by a customer; ARN

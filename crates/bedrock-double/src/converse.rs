@@ -935,6 +935,9 @@ pub struct Answer {
     pub usage: Value,
     pub latency_ms: u64,
     pub deltas: usize,
+    /// Top-level response fields reporting how the request was served (`serviceTier`,
+    /// `performanceConfig`), also sent in the stream's metadata event.
+    pub served: Vec<(&'static str, Value)>,
 }
 
 fn tool_use_id(seed: u64, i: usize) -> String {
@@ -1034,6 +1037,7 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
         usage,
         latency_ms: script.latency_ms.unwrap_or(100),
         deltas: script.deltas.unwrap_or(3).clamp(1, 1_000_000),
+        served: Vec::new(),
     }
 }
 
@@ -1054,12 +1058,16 @@ pub fn render_json(a: &Answer) -> Value {
         let input: Value = serde_json::from_str(input).unwrap_or(Value::Null);
         content.push(json!({"toolUse": {"toolUseId": id, "name": name, "input": input}}));
     }
-    json!({
+    let mut response = json!({
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": a.stop_reason,
         "usage": a.usage,
         "metrics": {"latencyMs": a.latency_ms},
-    })
+    });
+    for (key, value) in &a.served {
+        response[*key] = value.clone();
+    }
+    response
 }
 
 /// Bedrock pads every stream event with a `p` field of varying length (to
@@ -1165,11 +1173,11 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
         "messageStop",
         json!({"stopReason": a.stop_reason}),
     );
-    event(
-        &mut plan,
-        "metadata",
-        json!({"usage": a.usage, "metrics": {"latencyMs": a.latency_ms}}),
-    );
+    let mut metadata = json!({"usage": a.usage, "metrics": {"latencyMs": a.latency_ms}});
+    for (key, value) in &a.served {
+        metadata[*key] = value.clone();
+    }
+    event(&mut plan, "metadata", metadata);
     plan
 }
 

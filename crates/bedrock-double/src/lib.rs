@@ -24,6 +24,7 @@ mod body;
 pub mod catalog;
 mod config;
 mod control;
+mod controls;
 mod converse;
 mod creds;
 mod error;

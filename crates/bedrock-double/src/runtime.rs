@@ -5,6 +5,7 @@
 
 use crate::body::DoubleBody;
 use crate::catalog::{ModelKind, Resolved, Route};
+use crate::controls;
 use crate::converse;
 use crate::error::AwsError;
 use crate::invoke::{self, Parsed};
@@ -114,6 +115,13 @@ fn text_model(r: &Resolved) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// The answer with what served it: the tier and latency, cache writes per TTL.
+fn served_answer(mut answer: converse::Answer, served: &controls::Served) -> converse::Answer {
+    served.add_cache_details(&mut answer.usage);
+    answer.served = served.response_fields();
+    answer
+}
+
 fn no_streaming() -> AwsError {
     // Wording approximated.
     AwsError::validation("The model is unsupported for streaming.")
@@ -124,8 +132,9 @@ pub(crate) fn converse(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     text_model(&r)?;
     let body = parse_json(call.body)?;
     let req = converse::validate(&body, &r.model, false)?;
+    let served = controls::check(&body, &r.model, &r.route, &call.region)?;
     let script = call.script(req.marker.clone());
-    let answer = converse::answer(&req, &script);
+    let answer = served_answer(converse::answer(&req, &script), &served);
     finish(&script, Reply::json(&converse::render_json(&answer)))
 }
 
@@ -137,8 +146,9 @@ pub(crate) fn converse_stream(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     }
     let body = parse_json(call.body)?;
     let req = converse::validate(&body, &r.model, true)?;
+    let served = controls::check(&body, &r.model, &r.route, &call.region)?;
     let script = call.script(req.marker.clone());
-    let answer = converse::answer(&req, &script);
+    let answer = served_answer(converse::answer(&req, &script), &served);
     let plan = converse::render_stream(&answer, converse::pacing(&script));
     stream_reply(&script, plan.finish(), false)
 }

@@ -8,8 +8,9 @@ use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output,
-    ConverseStreamOutput, ReasoningContentBlock, ReasoningContentBlockDelta, TokenUsage,
+    CacheTtl, ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output,
+    ConverseStreamOutput, PerformanceConfiguration, ReasoningContentBlock,
+    ReasoningContentBlockDelta, ServiceTier, TokenUsage,
 };
 
 use super::request::{ConverseParts, PLACEHOLDER_TOOL};
@@ -28,6 +29,13 @@ fn usage_from_sdk(u: &TokenUsage) -> Usage {
         output: n(u.output_tokens()),
         cache_read: u.cache_read_input_tokens().map(n).unwrap_or(0),
         cache_write: u.cache_write_input_tokens().map(n).unwrap_or(0),
+        cache_write_1h: u.cache_details.as_ref().map(|details| {
+            details
+                .iter()
+                .filter(|d| d.ttl == CacheTtl::OneHour)
+                .map(|d| n(d.input_tokens))
+                .sum()
+        }),
     }
 }
 
@@ -93,6 +101,8 @@ pub async fn start(
                 .set_additional_model_request_fields(parts.additional_fields)
                 .set_request_metadata(parts.request_metadata)
                 .set_output_config(parts.output_config)
+                .set_service_tier(parts.service_tier)
+                .set_performance_config(parts.performance_config)
         };
     }
     let host = clients.runtime_host.clone();
@@ -157,7 +167,22 @@ fn blocking_events(response: &ConverseOutput) -> VecDeque<ChatEvent> {
     if let Some(u) = response.usage() {
         events.push_back(ChatEvent::Usage(usage_from_sdk(u)));
     }
+    events.extend(served(
+        response.service_tier(),
+        response.performance_config(),
+    ));
     events
+}
+
+/// The tier and latency the response reports, when it reports either.
+fn served(
+    tier: Option<&ServiceTier>,
+    performance: Option<&PerformanceConfiguration>,
+) -> Option<ChatEvent> {
+    (tier.is_some() || performance.is_some()).then(|| ChatEvent::Served {
+        service_tier: tier.map(|t| t.r#type().clone()),
+        latency: performance.map(|p| p.latency().clone()),
+    })
 }
 
 impl ChatStream {
@@ -272,6 +297,9 @@ impl ChatStream {
             ConverseStreamOutput::Metadata(meta) => {
                 if let Some(u) = meta.usage() {
                     self.queue.push_back(ChatEvent::Usage(usage_from_sdk(u)));
+                }
+                if let Some(served) = served(meta.service_tier(), meta.performance_config()) {
+                    self.queue.push_back(served);
                 }
             }
             _ => {}

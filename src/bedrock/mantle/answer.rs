@@ -247,6 +247,7 @@ fn usage(u: &Value) -> Option<Usage> {
         output: u["output_tokens"].as_u64().unwrap_or(0),
         cache_read: cached,
         cache_write: 0,
+        cache_write_1h: None,
     })
 }
 
@@ -399,7 +400,8 @@ mod tests {
                     input: 6,
                     output: 5,
                     cache_read: 4,
-                    cache_write: 0
+                    cache_write: 0,
+                    cache_write_1h: None
                 }),
             ]
         );
@@ -455,7 +457,8 @@ mod tests {
                     input: 3,
                     output: 2,
                     cache_read: 0,
-                    cache_write: 0
+                    cache_write: 0,
+                    cache_write_1h: None
                 }),
             ]
         );

@@ -13,8 +13,9 @@ mod turns;
 use std::collections::HashMap;
 
 use aws_sdk_bedrockruntime::types::{
-    CachePointBlock, CachePointType, ContentBlock, ConversationRole, InferenceConfiguration,
-    Message, OutputConfig, SystemContentBlock, ToolConfiguration,
+    CachePointBlock, CachePointType, CacheTtl, ContentBlock, ConversationRole,
+    InferenceConfiguration, Message, OutputConfig, PerformanceConfiguration, ServiceTier,
+    SystemContentBlock, ToolConfiguration,
 };
 use aws_smithy_types::Document;
 
@@ -85,6 +86,8 @@ pub struct ConverseParts {
     pub additional_fields: Option<Document>,
     pub request_metadata: Option<HashMap<String, String>>,
     pub output_config: Option<OutputConfig>,
+    pub service_tier: Option<ServiceTier>,
+    pub performance_config: Option<PerformanceConfiguration>,
 }
 
 pub struct ChatInput<'a> {
@@ -174,6 +177,9 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         Some(_) => {}
     }
     let family = caps.family;
+    // At most four checkpoints (system, tools, the last two user turns): Bedrock's limit
+    // per request.
+    let ttl = input.params.cache_ttl.clone();
     if input.params.cache_latest_messages {
         if !family.prompt_caching {
             return Err(bad("prompt caching is not available for this model"));
@@ -185,7 +191,9 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
             .map(|(i, _)| i)
             .collect();
         for &i in users.iter().rev().take(2) {
-            messages[i].1.push(ContentBlock::CachePoint(cache_point()?));
+            messages[i]
+                .1
+                .push(ContentBlock::CachePoint(cache_point(&ttl)?));
         }
     }
     let mut system: Vec<SystemContentBlock> = b
@@ -197,11 +205,26 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         if !family.prompt_caching {
             return Err(bad("prompt caching is not available for this model"));
         }
-        system.push(SystemContentBlock::CachePoint(cache_point()?));
+        system.push(SystemContentBlock::CachePoint(cache_point(&ttl)?));
     }
 
-    let tool_config =
-        tools::tool_config(input.tools, input.tool_choice, b.history_has_tools, family)?;
+    let tools_cache = if input.params.cache_tools {
+        if !family.tools_caching {
+            return Err(bad(
+                "caching the tool definitions is not available for this model",
+            ));
+        }
+        Some(cache_point(&ttl)?)
+    } else {
+        None
+    };
+    let tool_config = tools::tool_config(
+        input.tools,
+        input.tool_choice,
+        b.history_has_tools,
+        family,
+        tools_cache,
+    )?;
     let mut params = input.params;
     if params.reasoning_budget.is_some() && continues_tool_call(&messages) {
         tracing::info!(
@@ -215,6 +238,8 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         .as_ref()
         .map(params::JsonSchema::to_output_config)
         .transpose()?;
+    let service_tier = params.service_tier_config()?;
+    let performance_config = params.performance_config();
 
     let messages = messages
         .into_iter()
@@ -236,6 +261,8 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         additional_fields: additional.map(|v| to_document(&v)),
         request_metadata: input.request_metadata,
         output_config,
+        service_tier,
+        performance_config,
     })
 }
 
@@ -258,10 +285,13 @@ fn continues_tool_call(messages: &[Turn]) -> bool {
         })
 }
 
-fn cache_point() -> Result<CachePointBlock, PluginError> {
+/// A checkpoint; with a TTL when the user chose one (all checkpoints of a request share
+/// it, so Anthropic's rule that longer TTLs come first always holds).
+fn cache_point(ttl: &Option<CacheTtl>) -> Result<CachePointBlock, PluginError> {
     built(
         CachePointBlock::builder()
             .r#type(CachePointType::Default)
+            .set_ttl(ttl.clone())
             .build(),
     )
 }

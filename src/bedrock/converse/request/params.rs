@@ -3,8 +3,9 @@
 //! thinking), each placed where the family table says it goes.
 
 use aws_sdk_bedrockruntime::types::{
-    InferenceConfiguration, JsonSchemaDefinition, OutputConfig, OutputFormat,
-    OutputFormatStructure, OutputFormatType,
+    CacheTtl, InferenceConfiguration, JsonSchemaDefinition, OutputConfig, OutputFormat,
+    OutputFormatStructure, OutputFormatType, PerformanceConfigLatency, PerformanceConfiguration,
+    ServiceTier, ServiceTierType,
 };
 use serde_json::{Map, Value, json};
 
@@ -23,6 +24,15 @@ pub struct Params {
     pub reasoning_budget: Option<i64>,
     pub cache_system: bool,
     pub cache_latest_messages: bool,
+    /// A checkpoint after the tool definitions (`tools_cache_checkpoint`).
+    pub cache_tools: bool,
+    /// How long checkpoints keep the prefix (`cache_ttl`); AWS's default (5 minutes)
+    /// when unset.
+    pub cache_ttl: Option<CacheTtl>,
+    /// Bedrock's service tier (`service_tier`): default, priority or flex.
+    pub service_tier: Option<ServiceTierType>,
+    /// Latency-optimized inference (`performance_latency`): standard or optimized.
+    pub latency: Option<PerformanceConfigLatency>,
     /// Dify's `response_format` (JSON or XML): the answer must be one such document.
     pub response_format: Option<String>,
     /// Dify's structured output (`json_schema`): the answer must match the schema.
@@ -106,6 +116,12 @@ impl Params {
     /// JSON is the caller's mistake.
     pub fn from_model_parameters(p: &Map<String, Value>) -> Result<Params, PluginError> {
         let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let text = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
         let json_schema = match p.get("json_schema").and_then(Value::as_str) {
             Some(text) if !text.trim().is_empty() => Some(JsonSchema::parse(text)?),
             _ => None,
@@ -126,6 +142,12 @@ impl Params {
             },
             cache_system: flag("system_cache_checkpoint"),
             cache_latest_messages: flag("latest_two_messages_cache_checkpoint"),
+            cache_tools: flag("tools_cache_checkpoint"),
+            // Values outside the rule's options were refused by the rule check; AWS
+            // judges the rest (a value it adds later passes through as it is).
+            cache_ttl: text("cache_ttl").map(CacheTtl::from),
+            service_tier: text("service_tier").map(ServiceTierType::from),
+            latency: text("performance_latency").map(PerformanceConfigLatency::from),
             response_format: p
                 .get("response_format")
                 .and_then(Value::as_str)
@@ -154,6 +176,23 @@ impl Params {
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
         })
+    }
+}
+
+impl Params {
+    /// Converse's `serviceTier`, when one was chosen.
+    pub fn service_tier_config(&self) -> Result<Option<ServiceTier>, PluginError> {
+        self.service_tier
+            .clone()
+            .map(|tier| built(ServiceTier::builder().r#type(tier).build()))
+            .transpose()
+    }
+
+    /// Converse's `performanceConfig`, when a latency was chosen.
+    pub fn performance_config(&self) -> Option<PerformanceConfiguration> {
+        self.latency
+            .clone()
+            .map(|latency| PerformanceConfiguration::builder().latency(latency).build())
     }
 }
 
@@ -275,6 +314,10 @@ mod tests {
         "reasoning_budget",
         "system_cache_checkpoint",
         "latest_two_messages_cache_checkpoint",
+        "tools_cache_checkpoint",
+        "cache_ttl",
+        "service_tier",
+        "performance_latency",
         "response_format",
         "json_schema",
         "anthropic_beta",
@@ -319,6 +362,10 @@ mod tests {
                     "system_cache_checkpoint" | "latest_two_messages_cache_checkpoint" => {
                         family.prompt_caching
                     }
+                    "tools_cache_checkpoint" => family.tools_caching,
+                    "cache_ttl" => facts.cache_ttl_1h && family.prompt_caching,
+                    "service_tier" => !facts.service_tiers.is_empty(),
+                    "performance_latency" => !facts.latency_optimized.is_empty(),
                     // Native structured output, where the model says it has it.
                     "json_schema" => decl.has_feature(ModelFeature::StructuredOutput),
                     "anthropic_beta" => family.anthropic_beta,

@@ -2,7 +2,7 @@
 //! it, and the ids and arguments of tool calls replayed from history.
 
 use aws_sdk_bedrockruntime::types::{
-    AnyToolChoice, AutoToolChoice, SpecificToolChoice, Tool as ConverseTool,
+    AnyToolChoice, AutoToolChoice, CachePointBlock, SpecificToolChoice, Tool as ConverseTool,
     ToolChoice as ConverseToolChoice, ToolConfiguration, ToolInputSchema, ToolSpecification,
 };
 use serde_json::{Value, json};
@@ -61,13 +61,15 @@ fn placeholder_config() -> Result<ToolConfiguration, PluginError> {
     )
 }
 
-/// The `toolConfig` of a request: the tools offered and the choice, or the placeholder
-/// when only the history holds tool use, or none.
+/// The `toolConfig` of a request: the tools offered (followed by `cache`, a checkpoint
+/// after their definitions) and the choice, or the placeholder when only the history
+/// holds tool use, or none.
 pub fn tool_config(
     tools: &[Tool],
     choice: Option<&ToolChoice>,
     history_has_tools: bool,
     family: &Family,
+    cache: Option<CachePointBlock>,
 ) -> Result<Option<ToolConfiguration>, PluginError> {
     let mode = choice.map_or(ToolChoiceMode::Auto, |c| c.mode);
     let offered: &[Tool] = if mode == ToolChoiceMode::None {
@@ -95,6 +97,9 @@ pub fn tool_config(
             spec = spec.description(&tool.description);
         }
         builder = builder.tools(ConverseTool::ToolSpec(built(spec.build())?));
+    }
+    if let Some(cache) = cache {
+        builder = builder.tools(ConverseTool::CachePoint(cache));
     }
     // Families without forced choices get `auto`: the model still sees the tools.
     let converse_choice = match (mode, family.forced_tool_choice) {
