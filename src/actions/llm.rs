@@ -299,12 +299,18 @@ pub async fn invoke(
     let called: String;
     let mut events = match decl.chat_api() {
         ChatApi::Converse => {
-            let route = routing::id_to_call(&clients, target, &access.region).await;
+            let params = Params::from_model_parameters(&chosen)?;
+            let route = routing::id_to_call(&clients, target, &access.region)
+                .await
+                .with_tier(
+                    &decl,
+                    params.service_tier.as_ref().map(ServiceTierType::as_str),
+                    &access.region,
+                );
             if let Some(advice) = &route.advice {
                 tracing::debug!("calling {} although {advice}", route.id);
             }
             let model_id = route.id.clone();
-            let params = Params::from_model_parameters(&chosen)?;
             cache_ttl_1h = params.cache_ttl == Some(CacheTtl::OneHour);
             optimized_latency = params.latency == Some(PerformanceConfigLatency::Optimized);
             fallback = decl

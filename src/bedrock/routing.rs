@@ -182,6 +182,30 @@ pub fn chat_route(decl: &ModelDecl, choice: Option<CrossRegion>, region: &str) -
     }
 }
 
+/// Advice on the service tier `tier` (priority or flex) asked for where the catalogue does
+/// not know it to be offered; `None` where it is (or for the standard tier).
+fn tier_advice(decl: &ModelDecl, tier: &str, region: &str) -> Option<String> {
+    if tier == "default" {
+        return None;
+    }
+    let label = decl.label();
+    let regions = decl
+        .bedrock
+        .as_ref()
+        .and_then(|f| f.service_tiers.get(tier))
+        .filter(|rs| !rs.is_empty());
+    match regions {
+        Some(rs) if rs.iter().any(|r| r == region) => None,
+        Some(rs) => Some(format!(
+            "as far as this plugin's catalogue knows, AWS offers the {tier} service tier for {label} only in {}; choose the default tier, or one of those regions",
+            rs.join(", ")
+        )),
+        None => Some(format!(
+            "as far as this plugin's catalogue knows, AWS offers no {tier} service tier for {label}; choose the default tier"
+        )),
+    }
+}
+
 /// The geographic profile prefix of a region, from its name: a guess for the regions the
 /// catalogue does not list.
 fn geography_of(region: &str) -> Option<&'static str> {
@@ -207,6 +231,17 @@ pub struct Routed {
 impl Routed {
     fn plain(id: String) -> Routed {
         Routed { id, advice: None }
+    }
+
+    /// The same route with the catalogue's advice on a service tier added.
+    pub fn with_tier(mut self, decl: &ModelDecl, tier: Option<&str>, region: &str) -> Routed {
+        if let Some(more) = tier.and_then(|t| tier_advice(decl, t, region)) {
+            self.advice = Some(match self.advice {
+                Some(advice) => format!("{advice}; {more}"),
+                None => more,
+            });
+        }
+        self
     }
 
     /// AWS's refusal with the catalogue's advice added, when the refusal is about which

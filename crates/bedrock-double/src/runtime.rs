@@ -115,8 +115,17 @@ fn text_model(r: &Resolved) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// The answer with what served it: the tier and latency, cache writes per TTL.
-fn served_answer(mut answer: converse::Answer, served: &controls::Served) -> converse::Answer {
+/// The answer with what served it: the tier (or the script's) and latency, cache writes
+/// per TTL.
+fn served_answer(
+    mut answer: converse::Answer,
+    served: &controls::Served,
+    script: &Script,
+) -> converse::Answer {
+    let mut served = served.clone();
+    if let Some(tier) = &script.served_tier {
+        served.service_tier = Some(tier.clone());
+    }
     served.add_cache_details(&mut answer.usage);
     answer.served = served.response_fields();
     answer
@@ -134,7 +143,7 @@ pub(crate) fn converse(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let req = converse::validate(&body, &r.model, false)?;
     let served = controls::check(&body, &r.model, &r.route, &call.region)?;
     let script = call.script(req.marker.clone());
-    let answer = served_answer(converse::answer(&req, &script), &served);
+    let answer = served_answer(converse::answer(&req, &script), &served, &script);
     finish(&script, Reply::json(&converse::render_json(&answer)))
 }
 
@@ -148,7 +157,7 @@ pub(crate) fn converse_stream(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let req = converse::validate(&body, &r.model, true)?;
     let served = controls::check(&body, &r.model, &r.route, &call.region)?;
     let script = call.script(req.marker.clone());
-    let answer = served_answer(converse::answer(&req, &script), &served);
+    let answer = served_answer(converse::answer(&req, &script), &served, &script);
     let plan = converse::render_stream(&answer, converse::pacing(&script));
     stream_reply(&script, plan.finish(), false)
 }

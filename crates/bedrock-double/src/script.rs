@@ -59,6 +59,9 @@ pub struct Script {
     pub stall: Option<Stall>,
     /// Rerank: the score of each document, by input index.
     pub scores: Option<Vec<f64>>,
+    /// The service tier the response reports as having served the request (as when
+    /// Reserved capacity overflows to Standard). Default: the tier asked for.
+    pub served_tier: Option<String>,
     /// The script applies only to these models (foundation ids, as resolved from
     /// profiles and ARNs); any other model gives the default answer. Empty: all.
     pub only_models: Vec<String>,
