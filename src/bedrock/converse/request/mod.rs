@@ -19,6 +19,7 @@ use aws_sdk_bedrockruntime::types::{
 use aws_smithy_types::Document;
 
 use crate::bedrock::families::{Family, GENERIC, converse_family};
+use crate::bedrock::guardrail::Guardrail;
 use crate::bedrock::json::to_document;
 use crate::declaration::{ModelDecl, ModelFeature};
 use crate::error::PluginError;
@@ -85,6 +86,9 @@ pub struct ConverseParts {
     pub additional_fields: Option<Document>,
     pub request_metadata: Option<HashMap<String, String>>,
     pub output_config: Option<OutputConfig>,
+    /// Sent as Converse's `GuardrailConfiguration` or ConverseStream's
+    /// `GuardrailStreamConfiguration`, whichever is called.
+    pub guardrail: Option<Guardrail>,
 }
 
 pub struct ChatInput<'a> {
@@ -96,6 +100,7 @@ pub struct ChatInput<'a> {
     pub stop: &'a [String],
     pub params: Params,
     pub request_metadata: Option<HashMap<String, String>>,
+    pub guardrail: Option<Guardrail>,
 }
 
 fn bad(message: impl Into<String>) -> PluginError {
@@ -236,6 +241,7 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         additional_fields: additional.map(|v| to_document(&v)),
         request_metadata: input.request_metadata,
         output_config,
+        guardrail: input.guardrail,
     })
 }
 
