@@ -395,6 +395,33 @@ fn bedrock_mantle_models_take_no_guardrail() {
         );
     }
     assert!(d.requests().is_empty(), "{:#?}", d.requests());
+    // A version alone asks for a guardrail too; a trace alone names none and is ignored.
+    let s = chat(
+        &mut p,
+        GPT55,
+        &creds,
+        false,
+        json!({"guardrail_version": "1", "guardrail_trace": "enabled"}),
+        "hello",
+    );
+    let message = s.expect_error()["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        message.contains("remove guardrail_version, guardrail_trace"),
+        "{message}"
+    );
+    let s = chat(
+        &mut p,
+        GPT55,
+        &creds,
+        false,
+        json!({"guardrail_trace": "enabled"}),
+        "hello",
+    );
+    assert!(s.error().is_none(), "{s:#?}");
+    d.clear_requests();
 
     // The provider's guardrail applies to every other model; these answer without it.
     let creds = guarded(&d, json!({"guardrail_identifier": TEST_GUARDRAIL_ID}));

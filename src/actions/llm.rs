@@ -389,7 +389,12 @@ fn refuse_guardrail(
     credentials: &super::form::Credentials,
 ) -> Result<(), PluginError> {
     let named = guardrail::named_in(&req.model_parameters);
-    if !named.is_empty() {
+    // A trace or stream mode alone names no guardrail (a stale parameter, say): only an
+    // identifier or a version asks for one.
+    if named
+        .iter()
+        .any(|k| *k == guardrail::IDENTIFIER || *k == guardrail::VERSION)
+    {
         return Err(PluginError::bad_request(format!(
             "{} runs on bedrock-mantle, which does not take Amazon Bedrock Guardrails: remove {} from this app's model parameters, or choose a model served through Converse",
             req.base.model,
