@@ -13,6 +13,7 @@ use crate::settings::Settings;
 /// Help headings of `check --help`.
 const CREDENTIALS: &str = "Credentials (default: the usual AWS environment)";
 const NETWORK: &str = "Network";
+const GUARDRAIL: &str = "Guardrail";
 
 /// Validate AWS credentials as Dify does
 ///
@@ -68,6 +69,13 @@ pub struct CheckArgs {
     /// Proxy for the calls to AWS
     #[arg(long, value_name = "URL", help_heading = NETWORK)]
     proxy: Option<String>,
+
+    /// Guardrail ID or ARN: looked up with GetGuardrail and sent with the probe
+    #[arg(long, value_name = "ID_OR_ARN", help_heading = GUARDRAIL)]
+    guardrail: Option<String>,
+    /// The guardrail's version: DRAFT (the default) or a version number
+    #[arg(long, value_name = "VERSION", help_heading = GUARDRAIL)]
+    guardrail_version: Option<String>,
 }
 
 /// A `--model-type` that names no model type.
@@ -102,6 +110,8 @@ impl CheckArgs {
             ("bedrock_control_endpoint_url", &self.control_endpoint_url),
             ("bedrock_mantle_endpoint_url", &self.mantle_endpoint_url),
             ("bedrock_proxy_url", &self.proxy),
+            ("guardrail_identifier", &self.guardrail),
+            ("guardrail_version", &self.guardrail_version),
         ];
         let mut form: Map<String, Value> = fields
             .into_iter()
@@ -211,6 +221,10 @@ mod tests {
             "http://m",
             "--proxy",
             "http://p",
+            "--guardrail",
+            "g1",
+            "--guardrail-version",
+            "2",
             "--model",
             "m",
             "--model-type",
@@ -229,6 +243,7 @@ mod tests {
                 "aws_role_arn": "arn:r", "aws_external_id": "X",
                 "bedrock_endpoint_url": "http://e", "bedrock_control_endpoint_url": "http://c",
                 "bedrock_mantle_endpoint_url": "http://m", "bedrock_proxy_url": "http://p", "bedrock_api_key": "E",
+                "guardrail_identifier": "g1", "guardrail_version": "2",
                 "auth_method": "Access_Secret_Key",
             })
         );

@@ -119,6 +119,10 @@ const KNOWN_PARAMETERS: &[&str] = &[
     "effort",
     "reasoning_effort",
     "refusal_fallback",
+    "guardrail_identifier",
+    "guardrail_version",
+    "guardrail_trace",
+    "guardrail_stream_processing_mode",
 ];
 
 /// Families served by bedrock-mantle, whose models run where the mantle endpoint and the

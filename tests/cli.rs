@@ -49,7 +49,7 @@ const PACKAGE_OPTIONS: [&str; 10] = [
     "--max-size <BYTES>",
 ];
 
-const CHECK_OPTIONS: [&str; 12] = [
+const CHECK_OPTIONS: [&str; 14] = [
     "--region <REGION>",
     "--model <MODEL>",
     "--model-type <TYPE>",
@@ -62,6 +62,8 @@ const CHECK_OPTIONS: [&str; 12] = [
     "--endpoint-url <URL>",
     "--control-endpoint-url <URL>",
     "--proxy <URL>",
+    "--guardrail <ID_OR_ARN>",
+    "--guardrail-version <VERSION>",
 ];
 
 #[test]

@@ -352,6 +352,31 @@ fn the_check_command_gives_the_same_verdict() {
         TEST_API_KEY,
     ]);
     assert_eq!(code, Some(0), "{out}");
+    // A guardrail is looked up on the control plane, as when settings are saved.
+    let guardrail = |id: &str| {
+        run(&[
+            "--region",
+            "us-east-1",
+            "--model",
+            NOVA,
+            "--endpoint-url",
+            &url,
+            "--control-endpoint-url",
+            &url,
+            "--api-key",
+            TEST_API_KEY,
+            "--guardrail",
+            id,
+        ])
+    };
+    let (code, out) = guardrail(TEST_GUARDRAIL_ID);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = guardrail("nope0");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAILED: The guardrail nope0 (version DRAFT) was not found in us-east-1"),
+        "{out}"
+    );
     let (code, _) = run(&["--bogus"]);
     assert_eq!(code, Some(2));
 }

@@ -14,16 +14,18 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::AppState;
+use super::form::guardrail;
 use super::model::{resolve, resolve_for_call};
 use super::requests::{InvokeLlm, LlmNumTokens};
 use super::usage::{self, LlmUsage};
 use crate::bedrock::converse::{
     self, Capabilities, ChatEvent, ChatInput, ConverseParts, Params, Usage,
 };
+use crate::bedrock::guardrail::Guardrail;
 use crate::bedrock::mantle::{self, MantleInput, MantleParams};
 use crate::bedrock::routing::{self, CrossRegion, Target};
 use crate::declaration::{ChatApi, ModelDecl, ModelFeature, ModelType, Pricing, params};
-use crate::error::{ErrorKind, PluginError};
+use crate::error::{AwsCause, ErrorKind, PluginError};
 use crate::prompt::reasoning::{self, ReasoningBlock};
 use crate::prompt::think::ThinkTags;
 use crate::prompt::{PromptMessage, Tool};
@@ -178,6 +180,10 @@ impl<'a> ChunkWriter<'a> {
                 }
             }
             ChatEvent::Stop(reason) => {
+                if reason == StopReason::GuardrailIntervened {
+                    // What it found stays at debug level (it may quote the user).
+                    tracing::info!("a Bedrock guardrail intervened: the answer is its message");
+                }
                 self.stop = Some(reason);
                 Ok(())
             }
@@ -322,6 +328,9 @@ pub async fn invoke(
                     let id = routing::same_route(&model_id, fallback)?;
                     Some((id, state.catalog.model(ModelType::Llm, fallback)))
                 });
+            // The provider's guardrail, or the app's own (its model parameters win).
+            let app_guardrail = guardrail::from_parameters(&chosen)?;
+            let guard = guardrail::combine(&credentials.guardrail.clone()?, &app_guardrail)?;
             let parts = converse::build(ChatInput {
                 model_id: model_id.clone(),
                 caps: Capabilities::of(&decl),
@@ -331,6 +340,7 @@ pub async fn invoke(
                 stop: &req.stop,
                 params,
                 request_metadata: request_metadata(credentials.request_metadata, app_id),
+                guardrail: guard.clone(),
             })?;
             retry = fallback.as_ref().map(|(id, _)| ConverseParts {
                 model_id: id.clone(),
@@ -340,10 +350,13 @@ pub async fn invoke(
             Events::Converse(
                 converse::start(&clients, parts, stream_call, idle)
                     .await
-                    .map_err(|e| route.explain(e))?,
+                    .map_err(|e| {
+                        name_guardrail(route.explain(e), guard.as_ref(), &access.region)
+                    })?,
             )
         }
         ChatApi::MantleResponses => {
+            refuse_guardrail(&req, credentials)?;
             if req.stop.iter().any(|s| !s.is_empty()) {
                 tracing::debug!("stop sequences are not sent: the Responses API has none");
             }
@@ -411,6 +424,51 @@ pub async fn invoke(
         events = Events::Converse(converse::start(&clients, parts, stream_call, idle).await?);
     }
     writer.finish(pricing, started).await
+}
+
+/// bedrock-mantle does not take Bedrock Guardrails (AWS: "The bedrock-mantle endpoint
+/// doesn't support Amazon Bedrock Guardrails"). An app that asks for one is told so; the
+/// provider's guardrail, which applies to every model, is skipped for these models rather
+/// than failing them all.
+fn refuse_guardrail(
+    req: &InvokeLlm,
+    credentials: &super::form::Credentials,
+) -> Result<(), PluginError> {
+    let named = guardrail::named_in(&req.model_parameters);
+    // A trace or stream mode alone names no guardrail (a stale parameter, say): only an
+    // identifier or a version asks for one.
+    if named
+        .iter()
+        .any(|k| *k == guardrail::IDENTIFIER || *k == guardrail::VERSION)
+    {
+        return Err(PluginError::bad_request(format!(
+            "{} runs on bedrock-mantle, which does not take Amazon Bedrock Guardrails: remove {} from this app's model parameters, or choose a model served through Converse",
+            req.base.model,
+            named.join(", ")
+        )));
+    }
+    if let Ok(form) = &credentials.guardrail
+        && let Some(id) = &form.identifier
+    {
+        tracing::debug!(
+            "the provider's guardrail {id} is not applied to {}: bedrock-mantle does not take Bedrock Guardrails",
+            req.base.model
+        );
+    }
+    Ok(())
+}
+
+/// A Converse error about the guardrail names which one, and where: guardrails belong to
+/// one region, and AWS's message names neither.
+fn name_guardrail(mut e: PluginError, guard: Option<&Guardrail>, region: &str) -> PluginError {
+    let about_guardrail = matches!(
+        e.aws.as_deref(),
+        Some(AwsCause::Service { message, .. }) if message.to_ascii_lowercase().contains("guardrail")
+    );
+    if let Some(g) = guard.filter(|_| about_guardrail) {
+        e.message = format!("{} (guardrail {} in {region})", e.message, g.describe());
+    }
+    e
 }
 
 /// Claude's safety classifiers stop an answer with `refusal` (or `content_filtered`,
@@ -536,6 +594,8 @@ async fn count_with_bedrock(
         stop: &[],
         params: Params::default(),
         request_metadata: None,
+        // CountTokens takes no guardrail.
+        guardrail: None,
     })?;
     converse::count(&clients, parts).await
 }

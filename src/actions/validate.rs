@@ -2,7 +2,9 @@
 //! then Bedrock is probed for real with the model the user names (a 1-token Converse, a
 //! tiny Responses call on bedrock-mantle for the families it serves, a one-word
 //! embedding, a one-document rerank, or GetInferenceProfile for an application profile),
-//! and a failure says precisely what is wrong and what to do.
+//! and a failure says precisely what is wrong and what to do. A guardrail on the form is
+//! looked up first with GetGuardrail (it must exist in the region and be readable and
+//! ready) and then goes with the probe's Converse call, as it goes with every chat call.
 
 use std::sync::Arc;
 
@@ -11,10 +13,12 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::form::Credentials;
+use super::form::guardrail::{self, GuardrailSettings};
 use super::requests::{ModelBase, ValidateProvider};
 use crate::bedrock::access::{Auth, AwsAccess, redact_key_id};
 use crate::bedrock::client::Clients;
 use crate::bedrock::converse::{self, Capabilities, ChatEvent, ChatInput, Params};
+use crate::bedrock::guardrail::Guardrail;
 use crate::bedrock::ids::{IdKind, classify, foundation_id};
 use crate::bedrock::mantle::{self, MantleInput, MantleParams};
 use crate::bedrock::routing::{self, CrossRegion};
@@ -112,11 +116,38 @@ async fn probe(
         Some(m) => (m.to_string(), true),
         None => (default_probe(state, &access.region)?, false),
     };
+    // The form's guardrail serves every chat model: checked whenever the form is the
+    // provider's or a chat model's, whichever model is probed.
+    let guard = if model_type.is_none_or(|t| t == ModelType::Llm) {
+        let form = credentials
+            .guardrail
+            .as_ref()
+            .map_err(|e| e.message.clone())?;
+        guardrail::combine(form, &GuardrailSettings::default()).map_err(|e| e.message)?
+    } else {
+        None
+    };
     let ctx = Context {
         state,
         access,
         id: &id,
+        guardrail: guard.as_ref(),
     };
+    if let Some(g) = &guard {
+        let info = clients
+            .guardrail(g)
+            .await
+            .map_err(|e| ctx.explain_guardrail(&e, g))?;
+        if !info.is_ready() {
+            return Err(format!(
+                "The guardrail {} ({}) is {} in {}, not READY: Bedrock applies only a ready guardrail. Wait until the Bedrock console shows it ready (or fix it if it FAILED), then save again.",
+                info.name,
+                g.describe(),
+                info.status,
+                access.region
+            ));
+        }
+    }
     let kind = classify(&id);
     if kind == IdKind::ApplicationProfile {
         let info = clients
@@ -141,6 +172,7 @@ async fn probe(
         ModelType::TextEmbedding => probe_embedding(clients.clone(), &id).await,
         ModelType::Rerank => probe_rerank(clients.clone(), &id, known(model_type)).await,
         _ if known(ModelType::Llm).is_some_and(|d| d.chat_api() == ChatApi::MantleResponses) => {
+            // bedrock-mantle takes no guardrail; the one above was checked all the same.
             probe_mantle(&clients, &id, state.clients.network().stream_idle_timeout).await
         }
         _ => {
@@ -148,6 +180,7 @@ async fn probe(
                 &clients,
                 &id,
                 known(ModelType::Llm),
+                guard.clone(),
                 state.clients.network().stream_idle_timeout,
             )
             .await
@@ -183,11 +216,12 @@ fn default_probe(state: &AppState, region: &str) -> Result<String, String> {
     ))
 }
 
-/// A 1-token Converse.
+/// A 1-token Converse, with the guardrail every chat call sends.
 async fn probe_chat(
     clients: &Clients,
     id: &str,
     decl: Option<&ModelDecl>,
+    guardrail: Option<Guardrail>,
     idle: std::time::Duration,
 ) -> Result<(), PluginError> {
     let caps = decl.map_or_else(Capabilities::generic, Capabilities::of);
@@ -204,6 +238,7 @@ async fn probe_chat(
             ..Params::default()
         },
         request_metadata: None,
+        guardrail,
     })?;
     let mut events = converse::start(clients, parts, false, idle).await?;
     while let Some(event) = events.next().await {
@@ -306,6 +341,8 @@ struct Context<'a> {
     state: &'a AppState,
     access: &'a AwsAccess,
     id: &'a str,
+    /// The guardrail the probe sends, to name in messages about it.
+    guardrail: Option<&'a Guardrail>,
 }
 
 impl Context<'_> {
@@ -364,9 +401,45 @@ impl Context<'_> {
         }
     }
 
+    /// The message for a failed GetGuardrail: whether the guardrail is missing, unreadable
+    /// or malformed, with its ID, version and region.
+    fn explain_guardrail(&self, e: &PluginError, g: &Guardrail) -> String {
+        let region = self.access.region.as_str();
+        let Some(AwsCause::Service { code, message, .. }) = e.aws.as_deref() else {
+            return self.explain(e);
+        };
+        let named = g.describe();
+        match code.as_str() {
+            "ResourceNotFoundException" => format!(
+                "The guardrail {named} was not found in {region}: a guardrail belongs to one region and account, so check its ID or ARN (Bedrock console → Guardrails), that the version exists (DRAFT, or a published version number), and that it was created in {region}. Bedrock said: {message}"
+            ),
+            "AccessDeniedException" => {
+                let who = parse_not_authorized(message)
+                    .map(|(who, _, _)| format!("the AWS identity {who}"))
+                    .unwrap_or_else(|| format!("the {}", self.key_name()));
+                format!(
+                    "The credentials work, but {who} may not read the guardrail {named} in {region}. Saving these settings checks it with bedrock:GetGuardrail, and every chat call applies it with bedrock:ApplyGuardrail: allow both on the guardrail's ARN in the IAM policy, then save again. Bedrock said: {message}"
+                )
+            }
+            "ValidationException" => format!(
+                "Bedrock does not accept the guardrail {named}: {message} Check the Guardrail ID or ARN and the version (DRAFT or a published version number)."
+            ),
+            _ => self.explain(e),
+        }
+    }
+
     fn explain_service(&self, code: &str, message: &str, id: &str, region: &str) -> String {
         let key = self.key_name();
         match code {
+            "ValidationException" if message.to_ascii_lowercase().contains("guardrail") => {
+                let named = self
+                    .guardrail
+                    .map(|g| format!(" {}", g.describe()))
+                    .unwrap_or_default();
+                format!(
+                    "Bedrock refused the guardrail{named} on the test call to {id} in {region}: {message} Check the guardrail's ID or ARN and version, and that it was created in {region}."
+                )
+            }
             "UnrecognizedClientException" | "InvalidClientTokenId" => match self.access.auth {
                 Auth::Keys { .. } => format!(
                     "AWS does not recognise the {key}: check that it was copied whole, that it is still active (IAM → Users → Security credentials), and that it belongs to this AWS partition."

@@ -33,6 +33,7 @@ use rustls::pki_types::pem::PemObject;
 use tokio::sync::OnceCell;
 
 use super::access::{Auth, AwsAccess};
+use super::guardrail::{self, Guardrail, GuardrailInfo};
 use super::mantle::{Limits, MantleAuth, MantleClient, TokenSource};
 use super::profiles::{ProfileCache, ProfileInfo};
 use crate::error::{ErrorKind, PluginError};
@@ -265,6 +266,14 @@ impl Clients {
         self.profiles
             .get(&self.control, &self.control_host, id)
             .await
+    }
+
+    /// What GetGuardrail says about a guardrail version (not cached: validation asks once).
+    pub(crate) async fn guardrail(
+        &self,
+        guardrail: &Guardrail,
+    ) -> Result<GuardrailInfo, PluginError> {
+        guardrail::get(&self.control, &self.control_host, guardrail).await
     }
 }
 

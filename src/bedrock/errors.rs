@@ -33,7 +33,8 @@ code_from_metadata!(
     aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError,
     aws_sdk_bedrockruntime::operation::invoke_model::InvokeModelError,
     aws_sdk_bedrockruntime::operation::count_tokens::CountTokensError,
-    aws_sdk_bedrock::operation::get_inference_profile::GetInferenceProfileError
+    aws_sdk_bedrock::operation::get_inference_profile::GetInferenceProfileError,
+    aws_sdk_bedrock::operation::get_guardrail::GetGuardrailError
 );
 
 impl AwsCode for ConverseStreamOutputError {

@@ -1,7 +1,7 @@
 //! Amazon Bedrock: AWS access and clients, which id to call (`routing`), the family
 //! table, the Converse path for chat (and `mantle`, bedrock-mantle's Responses API, for
-//! the families Converse does not serve), both yielding `events`, and InvokeModel for
-//! embedding and rerank.
+//! the families Converse does not serve), both yielding `events`, Bedrock Guardrails on
+//! Converse (`guardrail`), and InvokeModel for embedding and rerank.
 //! Knows nothing of the plugin protocol or sessions.
 
 pub(crate) mod access;
@@ -11,6 +11,7 @@ pub(crate) mod embedding;
 pub(crate) mod errors;
 pub(crate) mod events;
 pub mod families;
+pub(crate) mod guardrail;
 pub(crate) mod ids;
 pub(crate) mod invoke;
 pub(crate) mod json;

@@ -33,9 +33,66 @@ fn set_feature(features: &mut Vec<ModelFeature>, on: bool, names: &[ModelFeature
     }
 }
 
-/// The parameters of a chat model nothing is known about.
+/// The guardrail parameters every Converse chat model declares (a test holds the YAMLs
+/// to these), so that an app can choose its own guardrail on any model called that way.
+const GUARDRAIL_RULES: &str = r#"
+  - name: guardrail_identifier
+    type: string
+    label:
+      en_US: Guardrail ID or ARN
+      zh_Hans: 护栏 ID 或 ARN
+    help:
+      en_US: "An Amazon Bedrock guardrail for this app instead of the provider's: its ID (such as abc123def456) or ARN, in the provider's region"
+      zh_Hans: "此应用使用的 Amazon Bedrock 护栏（替代提供商设置中的护栏）：其 ID（如 abc123def456）或 ARN，须位于提供商设置的地区"
+    required: false
+  - name: guardrail_version
+    type: string
+    label:
+      en_US: Guardrail version
+      zh_Hans: 护栏版本
+    help:
+      en_US: "DRAFT or a published version number. Empty: DRAFT for this app's own guardrail, the provider's version for the provider's guardrail"
+      zh_Hans: "DRAFT 或已发布的版本号。留空：此应用自己的护栏使用 DRAFT，提供商的护栏使用提供商设置的版本"
+    required: false
+  - name: guardrail_trace
+    type: string
+    label:
+      en_US: Guardrail trace
+      zh_Hans: 护栏追踪
+    help:
+      en_US: "Whether Bedrock returns the guardrail's assessments (logged by the plugin at debug level)"
+      zh_Hans: "Bedrock 是否返回护栏的评估结果（插件以 debug 级别记录）"
+    required: false
+    default: disabled
+    options:
+      - disabled
+      - enabled
+      - enabled_full
+  - name: guardrail_stream_processing_mode
+    type: string
+    label:
+      en_US: Guardrail stream processing
+      zh_Hans: 护栏流式处理模式
+    help:
+      en_US: "Streaming answers: sync holds each chunk until the guardrail has scanned it; async sends chunks at once and scans them in the background (no masking of sensitive information)"
+      zh_Hans: "流式回答：sync 在护栏扫描完每个分块后再发送；async 立即发送分块并在后台扫描（不支持敏感信息遮蔽）"
+    required: false
+    default: sync
+    options:
+      - sync
+      - async
+"#;
+
+/// The guardrail parameters, as rules.
+fn guardrail_rules() -> Result<Vec<ParameterRule>, PluginError> {
+    serde_yaml::from_str(GUARDRAIL_RULES)
+        .map_err(|e| PluginError::internal(format!("the guardrail parameters do not load: {e}")))
+}
+
+/// The parameters of a chat model nothing is known about: it is called through Converse,
+/// so it takes the guardrail parameters too.
 fn generic_llm_rules() -> Result<Vec<ParameterRule>, PluginError> {
-    [
+    let mut rules = [
         json!({"name": "temperature", "use_template": "temperature"}),
         json!({"name": "top_p", "use_template": "top_p"}),
         json!({"name": "max_tokens", "use_template": "max_tokens", "required": true}),
@@ -46,7 +103,9 @@ fn generic_llm_rules() -> Result<Vec<ParameterRule>, PluginError> {
             serde_json::from_value(r).map_err(|e| PluginError::internal(e.to_string()))?;
         expand_rule(rule).map_err(|e| PluginError::internal(e.to_string()))
     })
-    .collect()
+    .collect::<Result<Vec<_>, _>>()?;
+    rules.extend(guardrail_rules()?);
+    Ok(rules)
 }
 
 /// The schema Dify sees for the customizable model `model`.
@@ -160,4 +219,48 @@ pub fn customizable_model(
         pricing: underlying.and_then(|u| u.pricing.clone()),
         bedrock: underlying.and_then(|u| u.bedrock.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::declaration::{Catalog, ChatApi};
+
+    #[test]
+    fn every_converse_chat_model_declares_the_same_guardrail_parameters() {
+        let expected = guardrail_rules().expect("the rules load");
+        assert_eq!(expected.len(), 4);
+        let catalog = Catalog::embedded().expect("catalog");
+        for decl in catalog
+            .models()
+            .iter()
+            .filter(|m| m.model_type == ModelType::Llm)
+        {
+            let declared: Vec<&ParameterRule> = decl
+                .parameter_rules
+                .iter()
+                .filter(|r| r.name.starts_with("guardrail_"))
+                .collect();
+            if decl.chat_api() == ChatApi::Converse {
+                assert_eq!(
+                    declared,
+                    expected.iter().collect::<Vec<_>>(),
+                    "{}: its guardrail parameters differ from GUARDRAIL_RULES",
+                    decl.model
+                );
+            } else {
+                assert!(declared.is_empty(), "{} takes no guardrail", decl.model);
+            }
+        }
+        // A model nothing is known about takes them too.
+        let generic =
+            customizable_model("x", ModelType::Llm, &CustomModelSettings::default(), None)
+                .expect("schema");
+        assert!(
+            generic
+                .parameter_rules
+                .iter()
+                .any(|r| r.name == "guardrail_identifier")
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! accepted (or, for the expired pair, rejected as expired) out of the box.
 
 use crate::catalog::{ApplicationProfile, ModelSpec, builtin_models};
+use crate::guardrail::GuardrailSpec;
 use crate::record::Operation;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -62,6 +63,16 @@ pub const TEST_WEB_IDENTITY_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.double-web-ident
 pub const TEST_APP_PROFILE_ID: &str = "dbl0app0prof";
 pub const TEST_APP_PROFILE_ARN: &str =
     "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/dbl0app0prof";
+
+/// A default guardrail: ready in us-east-1, with the working draft and published version 1.
+pub const TEST_GUARDRAIL_ID: &str = "dbl0guardrail";
+pub const TEST_GUARDRAIL_ARN: &str =
+    "arn:aws:bedrock:us-east-1:123456789012:guardrail/dbl0guardrail";
+/// Its blocked messages (prompt, answer), which become the answer when it intervenes.
+pub const TEST_GUARDRAIL_BLOCKED_INPUT: &str =
+    "Sorry, this request goes against the double's guardrail.";
+pub const TEST_GUARDRAIL_BLOCKED_OUTPUT: &str =
+    "Sorry, the answer was withheld by the double's guardrail.";
 
 /// A SigV4 key pair the double accepts (or rejects as expired).
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +178,8 @@ pub struct DoubleConfig {
     pub denied_operations: Vec<(String, Operation)>,
     pub models: Vec<ModelSpec>,
     pub app_profiles: Vec<ApplicationProfile>,
+    /// The account's guardrails (Converse `guardrailConfig`, GetGuardrail).
+    pub guardrails: Vec<GuardrailSpec>,
     /// The instance role IMDS reports; `None` is an instance without a role
     /// (the role listing answers 404, as on EC2).
     pub imds_role: Option<(String, KeyPair)>,
@@ -218,6 +231,11 @@ impl Default for DoubleConfig {
                 TEST_REGION,
                 "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
             )],
+            guardrails: vec![GuardrailSpec {
+                blocked_input_messaging: TEST_GUARDRAIL_BLOCKED_INPUT.into(),
+                blocked_outputs_messaging: TEST_GUARDRAIL_BLOCKED_OUTPUT.into(),
+                ..GuardrailSpec::new(TEST_GUARDRAIL_ID, "double-guardrail", TEST_REGION)
+            }],
             imds_role: Some((TEST_IMDS_ROLE.into(), imds)),
             ecs: Some(EcsConfig {
                 path: TEST_ECS_PATH.into(),
@@ -325,6 +343,20 @@ impl DoubleConfig {
     ) -> Self {
         self.app_profiles
             .push(ApplicationProfile::new(id, name, region, model_id));
+        self
+    }
+
+    /// Add (or replace, by id and region) a guardrail.
+    pub fn guardrail(mut self, spec: GuardrailSpec) -> Self {
+        self.guardrails
+            .retain(|g| !(g.id == spec.id && g.region == spec.region));
+        self.guardrails.push(spec);
+        self
+    }
+
+    /// An account without guardrails.
+    pub fn without_guardrails(mut self) -> Self {
+        self.guardrails.clear();
         self
     }
 

@@ -18,6 +18,7 @@
 use crate::body::{Pacing, StreamPlan};
 use crate::catalog::{Family, ModelSpec};
 use crate::error::AwsError;
+use crate::guardrail::{self, GuardrailOutcome, GuardrailRequest};
 use crate::script::{Script, extract_marker};
 use crate::util::{SplitMix64, count_tokens, fnv1a64, split_even};
 use base64::Engine;
@@ -101,6 +102,10 @@ pub struct ConverseRequest {
     pub max_tokens: Option<u64>,
     pub tool_names: Vec<String>,
     pub body_hash: u64,
+    /// The request's `guardrailConfig`, checked for its operation.
+    pub guardrail: Option<GuardrailRequest>,
+    /// Characters of text the guardrail would assess (its trace reports them).
+    pub input_chars: usize,
 }
 
 const TOP_LEVEL: &[&str] = &[
@@ -196,20 +201,7 @@ pub fn validate(
         validate_output_config(oc)?;
     }
     if let Some(g) = root.get("guardrailConfig") {
-        let go = as_obj(g, "#/guardrailConfig")?;
-        only_keys(
-            go,
-            &["guardrailIdentifier", "guardrailVersion", "trace"],
-            "#/guardrailConfig",
-        )?;
-        as_str(
-            required(go, "guardrailIdentifier", "#/guardrailConfig")?,
-            "#/guardrailConfig/guardrailIdentifier",
-        )?;
-        as_str(
-            required(go, "guardrailVersion", "#/guardrailConfig")?,
-            "#/guardrailConfig/guardrailVersion",
-        )?;
+        out.guardrail = Some(guardrail::validate_config(g, streaming)?);
     }
     let inference = validate_inference(root.get("inferenceConfig"))?;
     out.max_tokens = inference.max_tokens;
@@ -355,6 +347,7 @@ pub fn validate(
         out.marker = Some(script);
     }
     out.input_tokens = count_tokens(&all_text).max(1);
+    out.input_chars = all_text.trim_end().chars().count();
     Ok(out)
 }
 
@@ -938,6 +931,28 @@ pub struct Answer {
     /// Top-level response fields reporting how the request was served (`serviceTier`,
     /// `performanceConfig`), also sent in the stream's metadata event.
     pub served: Vec<(&'static str, Value)>,
+    /// `trace` of the response (Converse) or of the `metadata` event (ConverseStream).
+    pub trace: Option<Value>,
+}
+
+impl Answer {
+    /// What the request's guardrail did: an intervention replaces the answer with its
+    /// message and stops with `guardrail_intervened`; a trace goes with the answer.
+    pub fn apply_guardrail(&mut self, outcome: GuardrailOutcome) {
+        if let Some(message) = outcome.blocked {
+            self.text = Some(message);
+            self.reasoning = None;
+            self.redacted = None;
+            self.tools.clear();
+            self.stop_reason = "guardrail_intervened".into();
+        }
+        self.trace = outcome.trace;
+    }
+
+    /// The text the model gave (before any guardrail), for the guardrail's trace.
+    pub fn model_output(&self) -> String {
+        self.text.clone().unwrap_or_default()
+    }
 }
 
 fn tool_use_id(seed: u64, i: usize) -> String {
@@ -1038,6 +1053,7 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
         latency_ms: script.latency_ms.unwrap_or(100),
         deltas: script.deltas.unwrap_or(3).clamp(1, 1_000_000),
         served: Vec::new(),
+        trace: None,
     }
 }
 
@@ -1058,16 +1074,19 @@ pub fn render_json(a: &Answer) -> Value {
         let input: Value = serde_json::from_str(input).unwrap_or(Value::Null);
         content.push(json!({"toolUse": {"toolUseId": id, "name": name, "input": input}}));
     }
-    let mut response = json!({
+    let mut out = json!({
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": a.stop_reason,
         "usage": a.usage,
         "metrics": {"latencyMs": a.latency_ms},
     });
     for (key, value) in &a.served {
-        response[*key] = value.clone();
+        out[*key] = value.clone();
     }
-    response
+    if let Some(t) = &a.trace {
+        out["trace"] = t.clone();
+    }
+    out
 }
 
 /// Bedrock pads every stream event with a `p` field of varying length (to
@@ -1176,6 +1195,9 @@ pub fn render_stream(a: &Answer, pacing: Pacing) -> StreamPlan {
     let mut metadata = json!({"usage": a.usage, "metrics": {"latencyMs": a.latency_ms}});
     for (key, value) in &a.served {
         metadata[*key] = value.clone();
+    }
+    if let Some(t) = &a.trace {
+        metadata["trace"] = t.clone();
     }
     event(&mut plan, "metadata", metadata);
     plan

@@ -28,6 +28,7 @@ mod controls;
 mod converse;
 mod creds;
 mod error;
+mod guardrail;
 mod invoke;
 mod mantle;
 mod record;
@@ -40,9 +41,11 @@ mod util;
 pub use catalog::{ApplicationProfile, Family, ModelKind, ModelSpec};
 pub use config::*;
 pub use error::AwsError;
+pub use guardrail::{GuardrailOutcome, GuardrailRequest, GuardrailSpec};
 pub use record::{Operation, RecordedRequest};
 pub use script::{
-    ErrorScript, MARKER_OPEN, Matcher, Script, Stall, StreamException, ToolCall, Usage,
+    ErrorScript, GuardrailAction, GuardrailScript, GuardrailSource, MARKER_OPEN, Matcher, Script,
+    Stall, StreamException, ToolCall, Usage,
 };
 
 use server::{State, lock};

@@ -20,6 +20,7 @@ pub enum Operation {
     CreateResponse,
     GetInferenceProfile,
     ListInferenceProfiles,
+    GetGuardrail,
     GetFoundationModel,
     ListFoundationModels,
     AssumeRole,
@@ -43,6 +44,7 @@ impl Operation {
             Operation::Rerank => "Rerank",
             Operation::CreateResponse => "CreateResponse",
             Operation::GetInferenceProfile => "GetInferenceProfile",
+            Operation::GetGuardrail => "GetGuardrail",
             Operation::ListInferenceProfiles => "ListInferenceProfiles",
             Operation::GetFoundationModel => "GetFoundationModel",
             Operation::ListFoundationModels => "ListFoundationModels",
@@ -70,6 +72,7 @@ impl Operation {
             // Wording approximated: the action bedrock-mantle names was not confirmed.
             Operation::CreateResponse => "bedrock-mantle:CreateInference",
             Operation::GetInferenceProfile => "bedrock:GetInferenceProfile",
+            Operation::GetGuardrail => "bedrock:GetGuardrail",
             Operation::ListInferenceProfiles => "bedrock:ListInferenceProfiles",
             Operation::GetFoundationModel => "bedrock:GetFoundationModel",
             Operation::ListFoundationModels => "bedrock:ListFoundationModels",
@@ -103,8 +106,8 @@ pub struct RecordedRequest {
     pub path: String,
     pub query: Option<String>,
     /// The `{modelId}` path segment, percent-decoded (ARNs included), or the
-    /// `modelArn` of a Rerank request, or the profile identifier of
-    /// GetInferenceProfile.
+    /// `modelArn` of a Rerank request, the profile identifier of
+    /// GetInferenceProfile, or the guardrail identifier of GetGuardrail.
     pub model_id: Option<String>,
     /// The foundation model the id resolved to, when it resolved.
     pub resolved_model: Option<String>,

@@ -8,6 +8,7 @@ use crate::catalog::{ModelKind, Resolved, Route};
 use crate::controls;
 use crate::converse;
 use crate::error::AwsError;
+use crate::guardrail;
 use crate::invoke::{self, Parsed};
 use crate::script::Script;
 use crate::server::{Call, Reply};
@@ -136,14 +137,41 @@ fn no_streaming() -> AwsError {
     AwsError::validation("The model is unsupported for streaming.")
 }
 
+/// The answer to a valid Converse or ConverseStream request, with what its guardrail
+/// does (a guardrail unknown in the call's region fails the call).
+fn chat_answer(
+    call: &Call<'_>,
+    req: &converse::ConverseRequest,
+    served: &controls::Served,
+) -> Result<(Script, converse::Answer), AwsError> {
+    let spec = req
+        .guardrail
+        .as_ref()
+        .map(|g| guardrail::resolve(call, g))
+        .transpose()?;
+    let script = call.script(req.marker.clone());
+    let mut answer = converse::answer(req, &script);
+    if let (Some(spec), Some(g)) = (spec, &req.guardrail) {
+        let outcome = guardrail::outcome(
+            &spec,
+            g,
+            script.guardrail.as_ref(),
+            req.input_chars,
+            &answer.model_output(),
+        );
+        answer.apply_guardrail(outcome);
+    }
+    let answer = served_answer(answer, served, &script);
+    Ok((script, answer))
+}
+
 pub(crate) fn converse(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let r = resolve(call)?;
     text_model(&r)?;
     let body = parse_json(call.body)?;
     let req = converse::validate(&body, &r.model, false)?;
     let served = controls::check(&body, &r.model, &r.route, &call.region)?;
-    let script = call.script(req.marker.clone());
-    let answer = served_answer(converse::answer(&req, &script), &served, &script);
+    let (script, answer) = chat_answer(call, &req, &served)?;
     finish(&script, Reply::json(&converse::render_json(&answer)))
 }
 
@@ -156,8 +184,7 @@ pub(crate) fn converse_stream(call: &mut Call<'_>) -> Result<Reply, AwsError> {
     let body = parse_json(call.body)?;
     let req = converse::validate(&body, &r.model, true)?;
     let served = controls::check(&body, &r.model, &r.route, &call.region)?;
-    let script = call.script(req.marker.clone());
-    let answer = served_answer(converse::answer(&req, &script), &served, &script);
+    let (script, answer) = chat_answer(call, &req, &served)?;
     let plan = converse::render_stream(&answer, converse::pacing(&script));
     stream_reply(&script, plan.finish(), false)
 }

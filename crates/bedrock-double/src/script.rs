@@ -65,6 +65,39 @@ pub struct Script {
     /// The script applies only to these models (foundation ids, as resolved from
     /// profiles and ARNs); any other model gives the default answer. Empty: all.
     pub only_models: Vec<String>,
+    /// Converse with a `guardrailConfig`: what the guardrail does. Ignored without one
+    /// (no guardrail runs then).
+    pub guardrail: Option<GuardrailScript>,
+}
+
+/// What a request's guardrail does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailScript {
+    /// `intervened`, or `none` (it lets the answer through, as unscripted).
+    pub action: GuardrailAction,
+    /// The answer it gives instead (default: the guardrail's blocked message for the
+    /// source).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// What it blocked: `input` (the prompt, the default) or `output` (the model's answer).
+    #[serde(default)]
+    pub source: Option<GuardrailSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailAction {
+    Intervened,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailSource {
+    #[default]
+    Input,
+    Output,
 }
 
 /// One tool call the model makes.

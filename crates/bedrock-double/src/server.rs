@@ -266,6 +266,10 @@ fn route(method: &Method, path: &str, body: &[u8], query: Option<&str>, state: &
             Operation::GetInferenceProfile,
             percent_decode(&p["/inference-profiles/".len()..]),
         ),
+        (&Method::GET, p) if p.starts_with("/guardrails/") => control(
+            Operation::GetGuardrail,
+            percent_decode(&p["/guardrails/".len()..]),
+        ),
         (&Method::GET, p) if p.starts_with("/foundation-models/") => control(
             Operation::GetFoundationModel,
             percent_decode(&p["/foundation-models/".len()..]),
@@ -486,7 +490,7 @@ fn denied_operation(call: &Call<'_>) -> Option<AwsError> {
 }
 
 fn dispatch(call: &mut Call<'_>) -> Result<Reply, AwsError> {
-    use crate::{control, creds, mantle, rerank, runtime};
+    use crate::{control, creds, guardrail, mantle, rerank, runtime};
     match call.op {
         Operation::Converse => runtime::converse(call),
         Operation::ConverseStream => runtime::converse_stream(call),
@@ -496,6 +500,7 @@ fn dispatch(call: &mut Call<'_>) -> Result<Reply, AwsError> {
         Operation::Rerank => rerank::rerank(call),
         Operation::CreateResponse => mantle::create_response(call),
         Operation::GetInferenceProfile => control::get_inference_profile(call),
+        Operation::GetGuardrail => guardrail::get_guardrail(call),
         Operation::ListInferenceProfiles => control::list_inference_profiles(call),
         Operation::GetFoundationModel => control::get_foundation_model(call),
         Operation::ListFoundationModels => control::list_foundation_models(call),

@@ -463,6 +463,17 @@ async fn control_plane_responses_match_documented_shapes() {
         )
         .await,
     );
+    check(
+        "get_guardrail.json",
+        &bedrock(
+            &d,
+            "GET",
+            &format!("/guardrails/{TEST_GUARDRAIL_ID}?guardrailVersion=1"),
+            "us-east-1",
+            Value::Null,
+        )
+        .await,
+    );
 }
 
 #[tokio::test]

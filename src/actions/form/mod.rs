@@ -1,8 +1,9 @@
 //! The credential forms Dify sends with every model action (`credentials`), as typed
 //! values: read once, where a request is decoded, with one rule for each field — text
 //! is trimmed and a number counts as the text it is written as — and one error per bad
-//! field, naming it. The AWS access and the customizable model's settings are kept as
-//! results, so each action reports a bad field only when it needs that field.
+//! field, naming it. The AWS access, the customizable model's settings and the guardrail
+//! (`guardrail`, which an app's model parameters can override) are kept as results, so
+//! each action reports a bad field only when it needs that field.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,11 +11,13 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 mod access;
+pub(crate) mod guardrail;
 
 use crate::bedrock::access::AwsAccess;
 use crate::declaration::ModelType;
 use crate::declaration::custom::CustomModelSettings;
 use crate::error::PluginError;
+use guardrail::GuardrailSettings;
 
 /// A credential field that is missing or wrong, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,8 @@ pub struct Credentials {
     pub request_metadata: bool,
     /// `count_tokens_with_bedrock`: ask Bedrock's CountTokens (a call each time).
     pub count_tokens: bool,
+    /// The provider's guardrail for every Converse chat model, or its first bad field.
+    pub guardrail: Result<GuardrailSettings, FormError>,
     /// The form as sent: validation answers with it.
     raw: Map<String, Value>,
 }
@@ -92,6 +97,7 @@ impl fmt::Debug for Credentials {
             .field("model_for_validation", &self.model_for_validation)
             .field("request_metadata", &self.request_metadata)
             .field("count_tokens", &self.count_tokens)
+            .field("guardrail", &self.guardrail)
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +206,7 @@ impl Credentials {
             model_for_validation: text(&fields, "model_for_validation").map(str::to_string),
             request_metadata: text(&fields, "enable_request_metadata") == Some("enabled"),
             count_tokens: text(&fields, "count_tokens_with_bedrock") == Some("enabled"),
+            guardrail: guardrail::parse_form(&fields),
             raw,
         }
     }

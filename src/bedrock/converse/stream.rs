@@ -17,6 +17,7 @@ use super::request::{ConverseParts, PLACEHOLDER_TOOL};
 use crate::bedrock::client::Clients;
 use crate::bedrock::errors::from_sdk;
 pub use crate::bedrock::events::{ChatEvent, Usage};
+use crate::bedrock::guardrail;
 use crate::bedrock::json::to_json;
 use crate::error::{ErrorKind, PluginError};
 use crate::media;
@@ -114,14 +115,17 @@ pub async fn start(
         idle_timeout,
         host: host.clone(),
     };
+    let guard = parts.guardrail.clone();
     if stream {
         let response = with_parts!(clients.runtime.converse_stream())
+            .set_guardrail_config(guard.as_ref().map(|g| g.stream()))
             .send()
             .await
             .map_err(|e| from_sdk(e, &host))?;
         out.source = Some(response.stream);
     } else {
         let response = with_parts!(clients.runtime.converse())
+            .set_guardrail_config(guard.as_ref().map(|g| g.converse()))
             .send()
             .await
             .map_err(|e| from_sdk(e, &host))?;
@@ -164,6 +168,9 @@ fn blocking_events(response: &ConverseOutput) -> VecDeque<ChatEvent> {
         }
     }
     events.push_back(ChatEvent::Stop(response.stop_reason().clone()));
+    if let Some(trace) = response.trace().and_then(|t| t.guardrail()) {
+        guardrail::log_trace(trace);
+    }
     if let Some(u) = response.usage() {
         events.push_back(ChatEvent::Usage(usage_from_sdk(u)));
     }
@@ -295,6 +302,9 @@ impl ChatStream {
                     .push_back(ChatEvent::Stop(stop.stop_reason().clone()));
             }
             ConverseStreamOutput::Metadata(meta) => {
+                if let Some(trace) = meta.trace().and_then(|t| t.guardrail()) {
+                    guardrail::log_trace(trace);
+                }
                 if let Some(u) = meta.usage() {
                     self.queue.push_back(ChatEvent::Usage(usage_from_sdk(u)));
                 }

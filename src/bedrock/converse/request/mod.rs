@@ -20,6 +20,7 @@ use aws_sdk_bedrockruntime::types::{
 use aws_smithy_types::Document;
 
 use crate::bedrock::families::{Family, GENERIC, converse_family};
+use crate::bedrock::guardrail::Guardrail;
 use crate::bedrock::json::to_document;
 use crate::declaration::{ModelDecl, ModelFeature};
 use crate::error::PluginError;
@@ -88,6 +89,9 @@ pub struct ConverseParts {
     pub output_config: Option<OutputConfig>,
     pub service_tier: Option<ServiceTier>,
     pub performance_config: Option<PerformanceConfiguration>,
+    /// Sent as Converse's `GuardrailConfiguration` or ConverseStream's
+    /// `GuardrailStreamConfiguration`, whichever is called.
+    pub guardrail: Option<Guardrail>,
 }
 
 pub struct ChatInput<'a> {
@@ -99,6 +103,7 @@ pub struct ChatInput<'a> {
     pub stop: &'a [String],
     pub params: Params,
     pub request_metadata: Option<HashMap<String, String>>,
+    pub guardrail: Option<Guardrail>,
 }
 
 fn bad(message: impl Into<String>) -> PluginError {
@@ -263,6 +268,7 @@ pub fn build(input: ChatInput<'_>) -> Result<ConverseParts, PluginError> {
         output_config,
         service_tier,
         performance_config,
+        guardrail: input.guardrail,
     })
 }
 

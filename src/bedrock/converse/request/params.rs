@@ -302,8 +302,9 @@ mod tests {
     use crate::bedrock::families::converse_family;
     use crate::declaration::{Catalog, ChatApi, ModelFeature, ModelType};
 
-    /// Every model parameter a YAML may declare; each is read by [`Params::from_model_parameters`]
-    /// or by the routing (`cross-region`), so none is dropped silently.
+    /// Every model parameter a YAML may declare; each is read by [`Params::from_model_parameters`],
+    /// by the routing (`cross-region`) or by the guardrail's form (`guardrail_*`, in
+    /// `actions::form::guardrail`), so none is dropped silently.
     const IMPLEMENTED_PARAMETERS: &[&str] = &[
         "temperature",
         "top_p",
@@ -324,6 +325,10 @@ mod tests {
         "effort",
         "reasoning_effort",
         "refusal_fallback",
+        "guardrail_identifier",
+        "guardrail_version",
+        "guardrail_trace",
+        "guardrail_stream_processing_mode",
     ];
 
     /// No declared parameter is silently dropped: each is implemented, and the model's
