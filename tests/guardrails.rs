@@ -348,21 +348,42 @@ fn validation_checks_the_guardrail_and_sends_it_with_the_probe() {
         );
     }
 
-    // Not permitted to read it.
-    let denied = Double::start(
+    // Permitted to apply it but not to read it: the test call decides, and it works.
+    let unreadable = Double::start(
         DoubleConfig::default().deny_operation(TEST_ACCESS_KEY, Operation::GetGuardrail),
     )
     .expect("double");
+    validate(
+        &mut p,
+        guarded(
+            &unreadable,
+            json!({"guardrail_identifier": TEST_GUARDRAIL_ID, "model_for_validation": NOVA}),
+        ),
+    )
+    .expect("applying the guardrail is what chat calls need");
+    let ops: Vec<Operation> = unreadable.requests().iter().map(|r| r.operation).collect();
+    assert_eq!(ops, [Operation::GetGuardrail, Operation::Converse]);
+    assert_eq!(
+        unreadable.requests()[1].body["guardrailConfig"]["guardrailIdentifier"],
+        TEST_GUARDRAIL_ID
+    );
+
+    // Not permitted to apply it: said plainly, with the permission to grant.
+    let denied =
+        Double::start(DoubleConfig::default().deny_guardrail(TEST_ACCESS_KEY, TEST_GUARDRAIL_ID))
+            .expect("double");
     let message = validate(
         &mut p,
-        guarded(&denied, json!({"guardrail_identifier": TEST_GUARDRAIL_ID})),
+        guarded(
+            &denied,
+            json!({"guardrail_identifier": TEST_GUARDRAIL_ID, "model_for_validation": NOVA}),
+        ),
     )
     .expect_err("denied");
     for needle in [
         TEST_USER_ARN,
-        "may not read the guardrail dbl0guardrail (version DRAFT) in us-east-1",
-        "bedrock:GetGuardrail",
-        "bedrock:ApplyGuardrail",
+        "may not call bedrock:ApplyGuardrail",
+        "guardrail/dbl0guardrail",
     ] {
         assert!(
             message.contains(needle),

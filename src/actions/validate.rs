@@ -3,8 +3,9 @@
 //! tiny Responses call on bedrock-mantle for the families it serves, a one-word
 //! embedding, a one-document rerank, or GetInferenceProfile for an application profile),
 //! and a failure says precisely what is wrong and what to do. A guardrail on the form is
-//! looked up first with GetGuardrail (it must exist in the region and be readable and
-//! ready) and then goes with the probe's Converse call, as it goes with every chat call.
+//! looked up first with GetGuardrail (it must exist in the region and be ready; reading it
+//! is a permission chat calls do not need, so a refusal to read it is no failure) and then
+//! goes with the probe's Converse call, as it goes with every chat call.
 
 use std::sync::Arc;
 
@@ -98,6 +99,13 @@ pub async fn check(
     probe(state, &Credentials::parse(form.clone()), model, model_type).await
 }
 
+fn is_access_denied(e: &PluginError) -> bool {
+    matches!(
+        e.aws.as_deref(),
+        Some(AwsCause::Service { code, .. }) if code == "AccessDeniedException"
+    )
+}
+
 /// Checks the form, then probes Bedrock; `Ok` with what was probed, or the message for
 /// the user. `model_type` is known for customizable models; otherwise it is looked up.
 async fn probe(
@@ -134,11 +142,21 @@ async fn probe(
         guardrail: guard.as_ref(),
     };
     if let Some(g) = &guard {
-        let info = clients
-            .guardrail(g)
-            .await
-            .map_err(|e| ctx.explain_guardrail(&e, g))?;
-        if !info.is_ready() {
+        let info = match clients.guardrail(g).await {
+            Ok(info) => Some(info),
+            // Reading a guardrail (GetGuardrail) is a separate permission from applying it
+            // (ApplyGuardrail), which is all chat calls need: the test call below, which
+            // applies it, is the judge.
+            Err(e) if is_access_denied(&e) => {
+                tracing::info!(
+                    "may not read the guardrail {} with GetGuardrail; the test call applies it instead",
+                    g.describe()
+                );
+                None
+            }
+            Err(e) => return Err(ctx.explain_guardrail(&e, g)),
+        };
+        if let Some(info) = info.filter(|i| !i.is_ready()) {
             return Err(format!(
                 "The guardrail {} ({}) is {} in {}, not READY: Bedrock applies only a ready guardrail. Wait until the Bedrock console shows it ready (or fix it if it FAILED), then save again.",
                 info.name,
@@ -401,8 +419,8 @@ impl Context<'_> {
         }
     }
 
-    /// The message for a failed GetGuardrail: whether the guardrail is missing, unreadable
-    /// or malformed, with its ID, version and region.
+    /// The message for a failed GetGuardrail: whether the guardrail is missing or
+    /// malformed, with its ID, version and region.
     fn explain_guardrail(&self, e: &PluginError, g: &Guardrail) -> String {
         let region = self.access.region.as_str();
         let Some(AwsCause::Service { code, message, .. }) = e.aws.as_deref() else {
@@ -413,14 +431,6 @@ impl Context<'_> {
             "ResourceNotFoundException" => format!(
                 "The guardrail {named} was not found in {region}: a guardrail belongs to one region and account, so check its ID or ARN (Bedrock console → Guardrails), that the version exists (DRAFT, or a published version number), and that it was created in {region}. Bedrock said: {message}"
             ),
-            "AccessDeniedException" => {
-                let who = parse_not_authorized(message)
-                    .map(|(who, _, _)| format!("the AWS identity {who}"))
-                    .unwrap_or_else(|| format!("the {}", self.key_name()));
-                format!(
-                    "The credentials work, but {who} may not read the guardrail {named} in {region}. Saving these settings checks it with bedrock:GetGuardrail, and every chat call applies it with bedrock:ApplyGuardrail: allow both on the guardrail's ARN in the IAM policy, then save again. Bedrock said: {message}"
-                )
-            }
             "ValidationException" => format!(
                 "Bedrock does not accept the guardrail {named}: {message} Check the Guardrail ID or ARN and the version (DRAFT or a published version number)."
             ),

@@ -176,6 +176,9 @@ pub struct DoubleConfig {
     pub denied_models: Vec<(String, String)>,
     /// (identity, operation): AccessDeniedException for the whole operation.
     pub denied_operations: Vec<(String, Operation)>,
+    /// (identity, guardrail id): Converse calls applying that guardrail are refused
+    /// (`bedrock:ApplyGuardrail` not allowed).
+    pub denied_guardrails: Vec<(String, String)>,
     pub models: Vec<ModelSpec>,
     pub app_profiles: Vec<ApplicationProfile>,
     /// The account's guardrails (Converse `guardrailConfig`, GetGuardrail).
@@ -224,6 +227,7 @@ impl Default for DoubleConfig {
             api_keys: vec![ApiKey::new(TEST_API_KEY_NAME, TEST_API_KEY)],
             denied_models: Vec::new(),
             denied_operations: Vec::new(),
+            denied_guardrails: Vec::new(),
             models: builtin_models(),
             app_profiles: vec![ApplicationProfile::new(
                 TEST_APP_PROFILE_ID,
@@ -310,6 +314,13 @@ impl DoubleConfig {
     /// id or ARN; a foundation model id also denies it through profiles).
     pub fn deny_model(mut self, identity: &str, model: &str) -> Self {
         self.denied_models.push((identity.into(), model.into()));
+        self
+    }
+
+    /// `identity` may not apply the guardrail `id` (`bedrock:ApplyGuardrail`): a
+    /// Converse call carrying it gets AccessDeniedException. GetGuardrail is unaffected.
+    pub fn deny_guardrail(mut self, identity: &str, id: &str) -> Self {
+        self.denied_guardrails.push((identity.into(), id.into()));
         self
     }
 

@@ -238,6 +238,21 @@ pub(crate) fn resolve(call: &Call<'_>, req: &GuardrailRequest) -> Result<Guardra
             "The guardrail identifier or version provided in the request does not exist.",
         )
     })
+    .and_then(|g| {
+        let denied = cfg
+            .denied_guardrails
+            .iter()
+            .any(|(who, id)| *id == g.id && call.identity.is(who));
+        if !denied {
+            return Ok(g);
+        }
+        let principal = call.identity.principal_arn.clone().unwrap_or_default();
+        let resource = g.arn(&cfg.account_id);
+        Err(AwsError::access_denied(format!(
+            "User: {principal} is not authorized to perform: bedrock:ApplyGuardrail on resource: {resource} \
+             because no identity-based policy allows the bedrock:ApplyGuardrail action"
+        )))
+    })
 }
 
 /// GetGuardrail: `GET /guardrails/{guardrailIdentifier}?guardrailVersion=…` (DRAFT when
