@@ -165,6 +165,10 @@ pub struct DoubleConfig {
     pub denied_models: Vec<(String, String)>,
     /// (identity, operation): AccessDeniedException for the whole operation.
     pub denied_operations: Vec<(String, Operation)>,
+    /// Foundation models the account has no access to (the Anthropic use-case form not
+    /// submitted, the Marketplace agreement missing): every identity's invocation is
+    /// refused, and GetFoundationModelAvailability says NOT_AUTHORIZED.
+    pub models_without_access: Vec<String>,
     pub models: Vec<ModelSpec>,
     pub app_profiles: Vec<ApplicationProfile>,
     /// The instance role IMDS reports; `None` is an instance without a role
@@ -211,6 +215,7 @@ impl Default for DoubleConfig {
             api_keys: vec![ApiKey::new(TEST_API_KEY_NAME, TEST_API_KEY)],
             denied_models: Vec::new(),
             denied_operations: Vec::new(),
+            models_without_access: Vec::new(),
             models: builtin_models(),
             app_profiles: vec![ApplicationProfile::new(
                 TEST_APP_PROFILE_ID,
@@ -298,6 +303,15 @@ impl DoubleConfig {
     /// `identity` gets AccessDeniedException for every call of `operation`.
     pub fn deny_operation(mut self, identity: &str, operation: Operation) -> Self {
         self.denied_operations.push((identity.into(), operation));
+        self
+    }
+
+    /// The account has no access to the foundation model `model_id`: every invocation
+    /// of it (directly or through a profile) gets AccessDeniedException ("You don't have
+    /// access to the model with the specified model ID."), and
+    /// GetFoundationModelAvailability answers NOT_AUTHORIZED, NOT_AVAILABLE.
+    pub fn without_model_access(mut self, model_id: &str) -> Self {
+        self.models_without_access.push(model_id.into());
         self
     }
 
