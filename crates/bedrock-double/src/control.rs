@@ -259,12 +259,7 @@ pub(crate) fn get_foundation_model_availability(call: &mut Call<'_>) -> Result<R
     })?;
     call.resolved = Some(m.id.clone());
     let available = |yes: bool| if yes { "AVAILABLE" } else { "NOT_AVAILABLE" };
-    let access = !call
-        .state
-        .config
-        .models_without_access
-        .iter()
-        .any(|w| *w == m.id);
+    let access = !call.state.config.models_without_access.contains(&m.id);
     Ok(Reply::json(&json!({
         "modelId": m.id,
         "agreementAvailability": {"status": available(access)},

@@ -64,8 +64,7 @@ pub(crate) fn check_access(call: &Call<'_>, r: &Resolved) -> Result<(), AwsError
         .state
         .config
         .models_without_access
-        .iter()
-        .any(|m| *m == r.model.id)
+        .contains(&r.model.id)
     {
         return Err(AwsError::access_denied(
             "You don't have access to the model with the specified model ID.",
