@@ -180,6 +180,9 @@ pub struct DoubleConfig {
     pub web_identity_tokens: Vec<String>,
     /// Lifetime of credentials STS issues when the request names none.
     pub sts_default_duration: Duration,
+    /// The most items a list page holds, whatever `maxResults` asks (AWS may return fewer
+    /// than asked, with a `nextToken`); `None` = as many as asked.
+    pub page_limit: Option<usize>,
     /// One JSON line per request is appended here.
     pub log_path: Option<PathBuf>,
     /// Requests signed further than this from the double's clock are rejected
@@ -233,6 +236,7 @@ impl Default for DoubleConfig {
             sts_roles: vec![TEST_ROLE_ARN.into()],
             web_identity_tokens: vec![TEST_WEB_IDENTITY_TOKEN.into()],
             sts_default_duration: Duration::from_secs(3600),
+            page_limit: None,
             log_path: None,
             clock_skew: Duration::from_secs(300),
         }
@@ -377,6 +381,13 @@ impl DoubleConfig {
     /// Accept `token` in AssumeRoleWithWebIdentity.
     pub fn web_identity_token(mut self, token: &str) -> Self {
         self.web_identity_tokens.push(token.into());
+        self
+    }
+
+    /// List pages hold at most `n` items, whatever `maxResults` asks, so a client must
+    /// follow `nextToken`.
+    pub fn page_limit(mut self, n: usize) -> Self {
+        self.page_limit = Some(n.max(1));
         self
     }
 

@@ -168,6 +168,8 @@ pub(crate) fn list_inference_profiles(call: &mut Call<'_>) -> Result<Reply, AwsE
             decode_token(&t).ok_or_else(|| AwsError::validation("Invalid pagination token."))?
         }
     };
+    // AWS may return fewer than asked; a configured limit makes the double do so.
+    let max = max.min(call.state.config.page_limit.unwrap_or(usize::MAX));
     let all = profiles(call, kind.as_deref());
     let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
     let mut out = json!({ "inferenceProfileSummaries": page });

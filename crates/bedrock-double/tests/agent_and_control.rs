@@ -208,6 +208,24 @@ async fn inference_profiles() {
         }
     }
     assert!(seen.len() > 10);
+    // A page limit makes pages smaller than asked; following nextToken gets them all.
+    let small = Double::start(DoubleConfig::default().page_limit(3)).expect("start");
+    let mut pages = control(&small, "us-east-1")
+        .list_inference_profiles()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("page");
+        assert!(page.inference_profile_summaries().len() <= 3);
+        all.extend(
+            page.inference_profile_summaries()
+                .iter()
+                .map(|s| s.inference_profile_id().to_string()),
+        );
+    }
+    assert_eq!(all, seen);
     assert!(seen.contains(&"global.anthropic.claude-opus-4-6-v1".to_string()));
     assert!(seen.contains(&TEST_APP_PROFILE_ID.to_string()));
     assert!(!seen.iter().any(|s| s.starts_with("eu.")));
