@@ -301,6 +301,22 @@ async fn probe_rerank(
     Ok(())
 }
 
+/// The message for the user when AWS refuses `subject` (an operation or a model) called
+/// with `access`, or cannot be reached: the words validation gives.
+pub(crate) fn explain_refusal(
+    state: &AppState,
+    access: &AwsAccess,
+    subject: &str,
+    e: &PluginError,
+) -> String {
+    Context {
+        state,
+        access,
+        id: subject,
+    }
+    .explain(e)
+}
+
 struct Context<'a> {
     state: &'a AppState,
     access: &'a AwsAccess,

@@ -61,11 +61,21 @@ pub async fn id_to_call(
 ) -> Result<String, PluginError> {
     match target {
         Target::Custom(id) => Ok(invocable(clients, id).await),
-        Target::Predefined { decl, choice } => match decl.model_type {
-            ModelType::Llm => chat_id(decl, choice, region),
-            ModelType::TextEmbedding => Ok(embedding_id(decl, region)),
-            _ => Ok(decl.model.clone()),
-        },
+        Target::Predefined { decl, choice } => predefined_id(decl, choice, region),
+    }
+}
+
+/// The id to call for a catalogue model from `region`, with the user's cross-region
+/// choice for chat models (the model's default without one).
+pub fn predefined_id(
+    decl: &ModelDecl,
+    choice: Option<CrossRegion>,
+    region: &str,
+) -> Result<String, PluginError> {
+    match decl.model_type {
+        ModelType::Llm => chat_id(decl, choice, region),
+        ModelType::TextEmbedding => Ok(embedding_id(decl, region)),
+        _ => Ok(decl.model.clone()),
     }
 }
 
