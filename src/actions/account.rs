@@ -312,6 +312,8 @@ fn row(
     let kind = match (decl, listed) {
         (Some(d), _) => Kind::of(d.model_type),
         (None, Some(m)) => Kind::guess(m),
+        // Reached through a profile only, and unknown here: profiles serve chat models
+        // above all.
         (None, None) => Kind::Llm,
     };
     Row {
