@@ -1,8 +1,8 @@
 //! `dify-bedrock check`: the credential validation Dify runs when settings are saved, for
 //! users and operators outside Dify — same probe, same verdict and message, exit 0 or 1.
+//! Its AWS options (`AwsArgs`) and start-up are shared with `dify-bedrock models`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -10,7 +10,7 @@ use crate::actions::{AppState, validate};
 use crate::declaration::{Catalog, ModelType};
 use crate::settings::Settings;
 
-/// Help headings of `check --help`.
+/// Help headings of `check --help` and `models --help`.
 const CREDENTIALS: &str = "Credentials (default: the usual AWS environment)";
 const NETWORK: &str = "Network";
 const GUARDRAIL: &str = "Guardrail";
@@ -27,15 +27,23 @@ const GUARDRAIL: &str = "Guardrail";
     after_help = "Exit status: 0 when the credentials work, 1 when they do not, 2 on bad usage."
 )]
 pub struct CheckArgs {
-    /// AWS region, e.g. us-east-1
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// The model to probe (default: one this plugin knows in the region)
     #[arg(long, value_name = "MODEL")]
     model: Option<String>,
     /// MODEL's type, when it is not one this plugin knows: llm, text-embedding or rerank
     #[arg(long, value_name = "TYPE", value_parser = parse_model_type)]
     model_type: Option<ModelType>,
+}
+
+/// The AWS access options of the commands that call AWS (`check`, `models`): the same
+/// fields as the provider form, so a command sees what Dify would.
+#[derive(Debug, clap::Args)]
+pub(crate) struct AwsArgs {
+    /// AWS region, e.g. us-east-1
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
 
     // Credential values are opaque and may start with '-': never taken for an option.
     /// Access key ID, with --secret-key [--session-token]
@@ -94,10 +102,15 @@ fn parse_model_type(value: &str) -> Result<ModelType, UnknownModelType> {
     ModelType::parse(value).ok_or_else(|| UnknownModelType(value.into()))
 }
 
-impl CheckArgs {
+impl AwsArgs {
+    /// `--region`, when given.
+    pub(crate) fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
     /// The credential form Dify would send for these options; `env_api_key` is
     /// AWS_BEARER_TOKEN_BEDROCK, used when no --api-key is given.
-    fn form(&self, env_api_key: Option<String>) -> Map<String, Value> {
+    pub(crate) fn form(&self, env_api_key: Option<String>) -> Map<String, Value> {
         let fields = [
             ("aws_region", &self.region),
             ("aws_access_key_id", &self.access_key),
@@ -134,39 +147,45 @@ impl CheckArgs {
     }
 }
 
+/// The credential form of the options, with AWS_BEARER_TOKEN_BEDROCK from the environment.
+pub(crate) fn form_from_env(aws: &AwsArgs) -> Map<String, Value> {
+    aws.form(std::env::var("AWS_BEARER_TOKEN_BEDROCK").ok())
+}
+
+/// What a command that calls AWS runs on: the settings' logging and network, the
+/// embedded declarations, an async runtime. `Err` is the exit status, after the message
+/// (2 when the settings do not load, 1 otherwise).
+pub(crate) fn start(command: &str) -> Result<(tokio::runtime::Runtime, AppState), ExitCode> {
+    let settings = Settings::load(&[]).map_err(|e| {
+        eprintln!("dify-bedrock {command}: {e}");
+        ExitCode::from(2)
+    })?;
+    let catalog = Catalog::embedded().map_err(|e| {
+        eprintln!("dify-bedrock {command}: the embedded declarations do not load: {e}");
+        ExitCode::FAILURE
+    })?;
+    crate::logging::init_stderr(settings.log_filter.as_deref());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("dify-bedrock {command}: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })?;
+    Ok((rt, AppState::new(catalog, settings.network)))
+}
+
 /// `dify-bedrock check`: exit status 0 when the credentials work, 1 when they do not, 2
 /// when the settings do not load.
 pub fn run(args: CheckArgs) -> ExitCode {
-    let form = args.form(std::env::var("AWS_BEARER_TOKEN_BEDROCK").ok());
+    let form = form_from_env(&args.aws);
     let CheckArgs {
         model, model_type, ..
     } = args;
-    let settings = match Settings::load(&[]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("dify-bedrock check: {e}");
-            return ExitCode::from(2);
-        }
+    let (rt, state) = match start("check") {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    let catalog = match Catalog::embedded() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("dify-bedrock check: the embedded declarations do not load: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    crate::logging::init_stderr(settings.log_filter.as_deref());
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dify-bedrock check: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let state = Arc::new(AppState::new(catalog, settings.network));
     let verdict = rt.block_on(validate::check(&state, &form, model.as_deref(), model_type));
     match verdict {
         Ok(probed) => {
@@ -236,7 +255,7 @@ mod tests {
             (Some("m"), Some(ModelType::TextEmbedding))
         );
         assert_eq!(
-            Value::Object(a.form(Some("E".into()))),
+            Value::Object(a.aws.form(Some("E".into()))),
             json!({
                 "aws_region": "us-east-1", "aws_access_key_id": "AKID",
                 "aws_secret_access_key": "-starts-with-dash", "aws_session_token": "T",
@@ -252,13 +271,13 @@ mod tests {
     #[test]
     fn the_api_key_comes_from_the_option_else_the_environment() {
         let a = parse(&["--api-key", "K", "--region", "r"]).unwrap();
-        assert_eq!(a.form(Some("E".into()))["bedrock_api_key"], "K");
-        assert_eq!(a.form(None)["auth_method"], "API_Key");
+        assert_eq!(a.aws.form(Some("E".into()))["bedrock_api_key"], "K");
+        assert_eq!(a.aws.form(None)["auth_method"], "API_Key");
         let a = parse(&["--region", "r"]).unwrap();
-        assert_eq!(a.form(Some("E".into()))["bedrock_api_key"], "E");
-        assert_eq!(a.form(Some("E".into()))["auth_method"], "API_Key");
+        assert_eq!(a.aws.form(Some("E".into()))["bedrock_api_key"], "E");
+        assert_eq!(a.aws.form(Some("E".into()))["auth_method"], "API_Key");
         assert_eq!(
-            Value::Object(a.form(Some(String::new()))),
+            Value::Object(a.aws.form(Some(String::new()))),
             json!({"aws_region": "r", "auth_method": "IAM_Role"})
         );
     }

@@ -4,7 +4,7 @@
 //! `actions` (typed requests and answers) → `bedrock` (AWS) → back out through
 //! `session` (the single writer). `declaration` holds the manifest, provider and model
 //! YAML as typed data; `prompt` and `media` are Dify's prompt model and the files in it.
-//! The binary's commands are `serve`, `check` and `package`.
+//! The binary's commands are `serve`, `check`, `models` and `package`.
 
 pub(crate) mod actions;
 pub mod bedrock;
@@ -13,6 +13,7 @@ pub(crate) mod declaration;
 pub(crate) mod error;
 pub(crate) mod logging;
 pub(crate) mod media;
+pub mod models;
 pub mod package;
 pub(crate) mod prompt;
 pub(crate) mod runtime;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dify_bedrock::check::CheckArgs;
+use dify_bedrock::models::ModelsArgs;
 use dify_bedrock::package::PackageArgs;
 use dify_bedrock::serve::ServeArgs;
 
@@ -39,6 +40,7 @@ enum Command {
     Serve(ServeArgs),
     Package(PackageArgs),
     Check(CheckArgs),
+    Models(ModelsArgs),
     /// `dify-bedrock version`, as `--version` (kept from the hand-written parser).
     #[command(hide = true)]
     Version,
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => dify_bedrock::serve::run(args, parent),
         Some(Command::Package(args)) => dify_bedrock::package::run(args),
         Some(Command::Check(args)) => dify_bedrock::check::run(args),
+        Some(Command::Models(args)) => dify_bedrock::models::run(args),
         Some(Command::Version) => {
             println!("dify-bedrock {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

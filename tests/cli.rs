@@ -1,6 +1,7 @@
 //! The command line through the built binary: usage errors exit 2 and name what was
 //! wrong, `--help` of each command lists its options, `--version` says which build it is.
-//! (What `package` and `check` do is tested in package.rs and validate.rs.)
+//! (What `package`, `check` and `models` do is tested in package.rs, validate.rs and
+//! models_command.rs.)
 
 use std::process::{Command, Output};
 
@@ -137,7 +138,14 @@ fn a_bad_value_is_bad_usage_and_says_why() {
 fn help_lists_the_commands_and_each_commands_options() {
     for args in [&["--help"][..], &["-h"], &["help"]] {
         let out = help(args);
-        for needle in ["serve", "package", "check", "INSTALL_METHOD", "RUST_LOG"] {
+        for needle in [
+            "serve",
+            "package",
+            "check",
+            "models",
+            "INSTALL_METHOD",
+            "RUST_LOG",
+        ] {
             assert!(out.contains(needle), "{args:?}: no {needle:?} in {out}");
         }
     }
@@ -158,6 +166,17 @@ fn help_lists_the_commands_and_each_commands_options() {
     assert!(out.contains("Usage: dify-bedrock check"), "{out}");
     for option in CHECK_OPTIONS {
         assert!(out.contains(option), "check help lacks {option}:\n{out}");
+    }
+    assert!(out.contains("AWS_BEARER_TOKEN_BEDROCK") && out.contains("Exit status"));
+    // `models` shares check's AWS options, and has its own filters.
+    let out = help(&["models", "--help"]);
+    assert!(out.contains("Usage: dify-bedrock models"), "{out}");
+    for option in CHECK_OPTIONS
+        .iter()
+        .filter(|o| !o.starts_with("--model"))
+        .chain(&["--type <TYPE>", "--json"])
+    {
+        assert!(out.contains(option), "models help lacks {option}:\n{out}");
     }
     assert!(out.contains("AWS_BEARER_TOKEN_BEDROCK") && out.contains("Exit status"));
     let out = help(&["serve", "--help"]);

@@ -1,8 +1,9 @@
 //! Actions: turns a request's `action` into typed work and its answer into Dify's shapes.
 //! The payload and its credential form become typed values once, here at the edge
 //! (`requests`, `form`); `model` says which model a request names; then one file per
-//! action family.
+//! action family, and `account` for the `models` command.
 
+pub(crate) mod account;
 mod embedding;
 mod form;
 mod llm;

@@ -355,6 +355,23 @@ async fn probe_rerank(
     Ok(())
 }
 
+/// The message for the user when AWS refuses `subject` (an operation or a model) called
+/// with `access`, or cannot be reached: the words validation gives.
+pub(crate) fn explain_refusal(
+    state: &AppState,
+    access: &AwsAccess,
+    subject: &str,
+    e: &PluginError,
+) -> String {
+    Context {
+        state,
+        access,
+        id: subject,
+        guardrail: None,
+    }
+    .explain(e)
+}
+
 struct Context<'a> {
     state: &'a AppState,
     access: &'a AwsAccess,

@@ -34,6 +34,7 @@ use tokio::sync::OnceCell;
 
 use super::access::{Auth, AwsAccess};
 use super::guardrail::{self, Guardrail, GuardrailInfo};
+use super::listing::{self, Availability, FoundationModel, SystemProfile};
 use super::mantle::{Limits, MantleAuth, MantleClient, TokenSource};
 use super::profiles::{ProfileCache, ProfileInfo};
 use crate::error::{ErrorKind, PluginError};
@@ -274,6 +275,24 @@ impl Clients {
         guardrail: &Guardrail,
     ) -> Result<GuardrailInfo, PluginError> {
         guardrail::get(&self.control, &self.control_host, guardrail).await
+    }
+
+    /// The foundation models the control plane lists in the tenant's region.
+    pub(crate) async fn foundation_models(&self) -> Result<Vec<FoundationModel>, PluginError> {
+        listing::foundation_models(&self.control, &self.control_host).await
+    }
+
+    /// The system inference profiles callable from the tenant's region.
+    pub(crate) async fn system_profiles(&self) -> Result<Vec<SystemProfile>, PluginError> {
+        listing::system_profiles(&self.control, &self.control_host).await
+    }
+
+    /// The account's access to a foundation model in the tenant's region.
+    pub(crate) async fn model_availability(
+        &self,
+        model: &str,
+    ) -> Result<Availability, PluginError> {
+        listing::availability(&self.control, &self.control_host, model).await
     }
 }
 

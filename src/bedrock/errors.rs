@@ -34,7 +34,10 @@ code_from_metadata!(
     aws_sdk_bedrockruntime::operation::invoke_model::InvokeModelError,
     aws_sdk_bedrockruntime::operation::count_tokens::CountTokensError,
     aws_sdk_bedrock::operation::get_inference_profile::GetInferenceProfileError,
-    aws_sdk_bedrock::operation::get_guardrail::GetGuardrailError
+    aws_sdk_bedrock::operation::get_guardrail::GetGuardrailError,
+    aws_sdk_bedrock::operation::list_foundation_models::ListFoundationModelsError,
+    aws_sdk_bedrock::operation::list_inference_profiles::ListInferenceProfilesError,
+    aws_sdk_bedrock::operation::get_foundation_model_availability::GetFoundationModelAvailabilityError
 );
 
 impl AwsCode for ConverseStreamOutputError {

@@ -1,7 +1,8 @@
 //! Amazon Bedrock: AWS access and clients, which id to call (`routing`), the family
 //! table, the Converse path for chat (and `mantle`, bedrock-mantle's Responses API, for
 //! the families Converse does not serve), both yielding `events`, Bedrock Guardrails on
-//! Converse (`guardrail`), and InvokeModel for embedding and rerank.
+//! Converse (`guardrail`), InvokeModel for embedding and rerank, and the control plane's
+//! lists of what an account can see (`listing`).
 //! Knows nothing of the plugin protocol or sessions.
 
 pub(crate) mod access;
@@ -15,6 +16,7 @@ pub(crate) mod guardrail;
 pub(crate) mod ids;
 pub(crate) mod invoke;
 pub(crate) mod json;
+pub(crate) mod listing;
 pub(crate) mod mantle;
 pub(crate) mod profiles;
 pub(crate) mod rerank;

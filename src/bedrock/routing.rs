@@ -58,11 +58,18 @@ pub enum Target<'a> {
 pub async fn id_to_call(clients: &Clients, target: Target<'_>, region: &str) -> Routed {
     match target {
         Target::Custom(id) => Routed::plain(invocable(clients, id).await),
-        Target::Predefined { decl, choice } => match decl.model_type {
-            ModelType::Llm => chat_route(decl, choice, region),
-            ModelType::TextEmbedding => Routed::plain(embedding_id(decl, region)),
-            _ => Routed::plain(decl.model.clone()),
-        },
+        Target::Predefined { decl, choice } => predefined_route(decl, choice, region),
+    }
+}
+
+/// The id to call for a catalogue model from `region`, with the user's cross-region
+/// choice for chat models (the model's default without one), and the catalogue's advice
+/// when it does not know that id to work from there.
+pub fn predefined_route(decl: &ModelDecl, choice: Option<CrossRegion>, region: &str) -> Routed {
+    match decl.model_type {
+        ModelType::Llm => chat_route(decl, choice, region),
+        ModelType::TextEmbedding => Routed::plain(embedding_id(decl, region)),
+        _ => Routed::plain(decl.model.clone()),
     }
 }
 

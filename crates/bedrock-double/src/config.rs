@@ -179,6 +179,10 @@ pub struct DoubleConfig {
     /// (identity, guardrail id): Converse calls applying that guardrail are refused
     /// (`bedrock:ApplyGuardrail` not allowed).
     pub denied_guardrails: Vec<(String, String)>,
+    /// Foundation models the account has no access to (the Anthropic use-case form not
+    /// submitted, the Marketplace agreement missing): every identity's invocation is
+    /// refused, and GetFoundationModelAvailability says NOT_AUTHORIZED.
+    pub models_without_access: Vec<String>,
     pub models: Vec<ModelSpec>,
     pub app_profiles: Vec<ApplicationProfile>,
     /// The account's guardrails (Converse `guardrailConfig`, GetGuardrail).
@@ -192,6 +196,9 @@ pub struct DoubleConfig {
     pub web_identity_tokens: Vec<String>,
     /// Lifetime of credentials STS issues when the request names none.
     pub sts_default_duration: Duration,
+    /// The most items a list page holds, whatever `maxResults` asks (AWS may return fewer
+    /// than asked, with a `nextToken`); `None` = as many as asked.
+    pub page_limit: Option<usize>,
     /// One JSON line per request is appended here.
     pub log_path: Option<PathBuf>,
     /// Requests signed further than this from the double's clock are rejected
@@ -228,6 +235,7 @@ impl Default for DoubleConfig {
             denied_models: Vec::new(),
             denied_operations: Vec::new(),
             denied_guardrails: Vec::new(),
+            models_without_access: Vec::new(),
             models: builtin_models(),
             app_profiles: vec![ApplicationProfile::new(
                 TEST_APP_PROFILE_ID,
@@ -250,6 +258,7 @@ impl Default for DoubleConfig {
             sts_roles: vec![TEST_ROLE_ARN.into()],
             web_identity_tokens: vec![TEST_WEB_IDENTITY_TOKEN.into()],
             sts_default_duration: Duration::from_secs(3600),
+            page_limit: None,
             log_path: None,
             clock_skew: Duration::from_secs(300),
         }
@@ -330,6 +339,15 @@ impl DoubleConfig {
         self
     }
 
+    /// The account has no access to the foundation model `model_id`: every invocation
+    /// of it (directly or through a profile) gets AccessDeniedException ("You don't have
+    /// access to the model with the specified model ID."), and
+    /// GetFoundationModelAvailability answers NOT_AUTHORIZED, NOT_AVAILABLE.
+    pub fn without_model_access(mut self, model_id: &str) -> Self {
+        self.models_without_access.push(model_id.into());
+        self
+    }
+
     /// Add (or replace, by id) a foundation model.
     pub fn model(mut self, spec: ModelSpec) -> Self {
         self.models.retain(|m| m.id != spec.id);
@@ -406,6 +424,13 @@ impl DoubleConfig {
     /// Accept `token` in AssumeRoleWithWebIdentity.
     pub fn web_identity_token(mut self, token: &str) -> Self {
         self.web_identity_tokens.push(token.into());
+        self
+    }
+
+    /// List pages hold at most `n` items, whatever `maxResults` asks, so a client must
+    /// follow `nextToken`.
+    pub fn page_limit(mut self, n: usize) -> Self {
+        self.page_limit = Some(n.max(1));
         self
     }
 

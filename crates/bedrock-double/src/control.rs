@@ -5,6 +5,8 @@
 //! - ListInferenceProfiles: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_ListInferenceProfiles.html
 //! - GetFoundationModel: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetFoundationModel.html
 //! - ListFoundationModels: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_ListFoundationModels.html
+//! - GetFoundationModelAvailability: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_GetFoundationModelAvailability.html
+//!   (model access: https://docs.aws.amazon.com/bedrock/latest/userguide/model-access.html)
 
 use crate::catalog::{ApplicationProfile, ModelSpec, geo_regions};
 use crate::error::AwsError;
@@ -166,6 +168,8 @@ pub(crate) fn list_inference_profiles(call: &mut Call<'_>) -> Result<Reply, AwsE
             decode_token(&t).ok_or_else(|| AwsError::validation("Invalid pagination token."))?
         }
     };
+    // AWS may return fewer than asked; a configured limit makes the double do so.
+    let max = max.min(call.state.config.page_limit.unwrap_or(usize::MAX));
     let all = profiles(call, kind.as_deref());
     let page: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
     let mut out = json!({ "inferenceProfileSummaries": page });
@@ -243,4 +247,26 @@ pub(crate) fn get_foundation_model(call: &mut Call<'_>) -> Result<Reply, AwsErro
     Ok(Reply::json(
         &json!({ "modelDetails": model_summary(call, m) }),
     ))
+}
+
+/// GetFoundationModelAvailability: what the account may do with a foundation model in
+/// the request's region. Every model of the catalogue is open to the account (AWS enables
+/// serverless models by default) unless the config takes its access away; the Region is
+/// AVAILABLE where ListFoundationModels lists the model.
+pub(crate) fn get_foundation_model_availability(call: &mut Call<'_>) -> Result<Reply, AwsError> {
+    let id = call.model_id.clone().unwrap_or_default();
+    let m = call.state.catalog.model(&id).ok_or_else(|| {
+        // Wording approximated.
+        AwsError::not_found(format!("Model {id} not found."))
+    })?;
+    call.resolved = Some(m.id.clone());
+    let available = |yes: bool| if yes { "AVAILABLE" } else { "NOT_AVAILABLE" };
+    let access = !call.state.config.models_without_access.contains(&m.id);
+    Ok(Reply::json(&json!({
+        "modelId": m.id,
+        "agreementAvailability": {"status": available(access)},
+        "authorizationStatus": if access { "AUTHORIZED" } else { "NOT_AUTHORIZED" },
+        "entitlementAvailability": available(access),
+        "regionAvailability": available(m.offered_in(&call.region)),
+    })))
 }

@@ -1,6 +1,6 @@
 //! bedrock-runtime operations: Converse, ConverseStream, InvokeModel,
 //! InvokeModelWithResponseStream and CountTokens. Each resolves the model
-//! (catalogue, region, on-demand, IAM denials), validates the body, picks the
+//! (catalogue, region, on-demand, IAM denials, model access), validates the body, picks the
 //! script, and renders the answer.
 
 use crate::body::DoubleBody;
@@ -15,7 +15,7 @@ use crate::server::{Call, Reply};
 use serde_json::Value;
 use std::time::Duration;
 
-/// Resolves the path's model id and applies IAM denials.
+/// Resolves the path's model id and applies IAM denials and the account's model access.
 pub(crate) fn resolve(call: &mut Call<'_>) -> Result<Resolved, AwsError> {
     let id = call.model_id.clone().unwrap_or_default();
     let r = if call.op == crate::record::Operation::CountTokens {
@@ -31,7 +31,8 @@ pub(crate) fn resolve(call: &mut Call<'_>) -> Result<Resolved, AwsError> {
 /// AccessDeniedException as IAM words it, e.g. "User:
 /// arn:aws:iam::123456789012:user/x is not authorized to perform:
 /// bedrock:InvokeModel on resource: arn:aws:bedrock:us-east-1::foundation-model/…
-/// because no identity-based policy allows the bedrock:InvokeModel action".
+/// because no identity-based policy allows the bedrock:InvokeModel action"; then
+/// the account's model access ([`crate::DoubleConfig::without_model_access`]).
 pub(crate) fn check_access(call: &Call<'_>, r: &Resolved) -> Result<(), AwsError> {
     let requested = call.model_id.as_deref().unwrap_or_default();
     let profile_id = match &r.route {
@@ -58,6 +59,18 @@ pub(crate) fn check_access(call: &Call<'_>, r: &Resolved) -> Result<(), AwsError
             "User: {principal} is not authorized to perform: {action} on resource: {resource} \
              because no identity-based policy allows the {action} action"
         )));
+    }
+    // Account-level model access comes after IAM: the identity may call, the account
+    // may not use the model. Message from the model-access troubleshooting page.
+    if call
+        .state
+        .config
+        .models_without_access
+        .contains(&r.model.id)
+    {
+        return Err(AwsError::access_denied(
+            "You don't have access to the model with the specified model ID.",
+        ));
     }
     Ok(())
 }

@@ -270,6 +270,10 @@ fn route(method: &Method, path: &str, body: &[u8], query: Option<&str>, state: &
             Operation::GetGuardrail,
             percent_decode(&p["/guardrails/".len()..]),
         ),
+        (&Method::GET, p) if p.starts_with("/foundation-model-availability/") => control(
+            Operation::GetFoundationModelAvailability,
+            percent_decode(&p["/foundation-model-availability/".len()..]),
+        ),
         (&Method::GET, p) if p.starts_with("/foundation-models/") => control(
             Operation::GetFoundationModel,
             percent_decode(&p["/foundation-models/".len()..]),
@@ -504,6 +508,9 @@ fn dispatch(call: &mut Call<'_>) -> Result<Reply, AwsError> {
         Operation::ListInferenceProfiles => control::list_inference_profiles(call),
         Operation::GetFoundationModel => control::get_foundation_model(call),
         Operation::ListFoundationModels => control::list_foundation_models(call),
+        Operation::GetFoundationModelAvailability => {
+            control::get_foundation_model_availability(call)
+        }
         Operation::AssumeRole => creds::assume_role(call),
         Operation::AssumeRoleWithWebIdentity => creds::assume_role_with_web_identity(call),
         Operation::GetCallerIdentity => creds::get_caller_identity(call),

@@ -9,7 +9,10 @@ use agent::types::{
     RerankTextDocument, RerankingConfiguration, RerankingConfigurationType,
 };
 use bedrock::types::InferenceProfileType;
-use bedrock_double::{Double, DoubleConfig, Operation, TEST_APP_PROFILE_ARN, TEST_APP_PROFILE_ID};
+use bedrock_double::{
+    Double, DoubleConfig, Operation, TEST_ACCESS_KEY, TEST_API_KEY, TEST_API_KEY_NAME,
+    TEST_APP_PROFILE_ARN, TEST_APP_PROFILE_ID,
+};
 use br::error::ProvideErrorMetadata;
 use common::*;
 
@@ -205,6 +208,24 @@ async fn inference_profiles() {
         }
     }
     assert!(seen.len() > 10);
+    // A page limit makes pages smaller than asked; following nextToken gets them all.
+    let small = Double::start(DoubleConfig::default().page_limit(3)).expect("start");
+    let mut pages = control(&small, "us-east-1")
+        .list_inference_profiles()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("page");
+        assert!(page.inference_profile_summaries().len() <= 3);
+        all.extend(
+            page.inference_profile_summaries()
+                .iter()
+                .map(|s| s.inference_profile_id().to_string()),
+        );
+    }
+    assert_eq!(all, seen);
     assert!(seen.contains(&"global.anthropic.claude-opus-4-6-v1".to_string()));
     assert!(seen.contains(&TEST_APP_PROFILE_ID.to_string()));
     assert!(!seen.iter().any(|s| s.starts_with("eu.")));
@@ -287,4 +308,112 @@ async fn foundation_models() {
         .await
         .expect_err("unknown");
     assert!(e.into_service_error().is_validation_exception());
+}
+
+#[tokio::test]
+async fn model_availability() {
+    use bedrock::types::{
+        AgreementStatus, AuthorizationStatus, EntitlementAvailability, RegionAvailability,
+    };
+    let nova = "amazon.nova-pro-v1:0";
+    let d = Double::start(DoubleConfig::default().without_model_access(nova)).expect("start");
+    let c = control(&d, "us-east-1");
+    let open = c
+        .get_foundation_model_availability()
+        .model_id("amazon.titan-embed-text-v2:0")
+        .send()
+        .await
+        .expect("availability");
+    assert_eq!(open.model_id(), "amazon.titan-embed-text-v2:0");
+    assert_eq!(
+        open.agreement_availability().map(|a| a.status()),
+        Some(&AgreementStatus::Available)
+    );
+    assert_eq!(
+        open.authorization_status(),
+        &AuthorizationStatus::Authorized
+    );
+    assert_eq!(
+        open.entitlement_availability(),
+        &EntitlementAvailability::Available
+    );
+    assert_eq!(open.region_availability(), &RegionAvailability::Available);
+
+    // Per region: the rerank model is not offered in us-east-1.
+    let rerank = c
+        .get_foundation_model_availability()
+        .model_id("amazon.rerank-v1:0")
+        .send()
+        .await
+        .expect("rerank");
+    assert_eq!(
+        rerank.region_availability(),
+        &RegionAvailability::NotAvailable
+    );
+    let west = control(&d, "us-west-2")
+        .get_foundation_model_availability()
+        .model_id("amazon.rerank-v1:0")
+        .send()
+        .await
+        .expect("rerank in us-west-2");
+    assert_eq!(west.region_availability(), &RegionAvailability::Available);
+
+    // A model the account has no access to: said here, and refused when invoked.
+    let closed = c
+        .get_foundation_model_availability()
+        .model_id(nova)
+        .send()
+        .await
+        .expect("closed");
+    assert_eq!(
+        closed.authorization_status(),
+        &AuthorizationStatus::NotAuthorized
+    );
+    assert_eq!(
+        closed.entitlement_availability(),
+        &EntitlementAvailability::NotAvailable
+    );
+    let e = common::runtime(&d)
+        .converse()
+        .model_id(format!("us.{nova}"))
+        .messages(
+            br::types::Message::builder()
+                .role(br::types::ConversationRole::User)
+                .content(br::types::ContentBlock::Text("hi".into()))
+                .build()
+                .expect("message"),
+        )
+        .send()
+        .await
+        .expect_err("no model access");
+    let e = e.into_service_error();
+    assert!(e.is_access_denied_exception(), "{e:?}");
+    assert!(
+        e.message()
+            .is_some_and(|m| m.contains("don't have access to the model")),
+        "{e:?}"
+    );
+
+    let e = c
+        .get_foundation_model_availability()
+        .model_id("amazon.nova-ultra-v9:0")
+        .send()
+        .await
+        .expect_err("unknown");
+    assert!(e.into_service_error().is_resource_not_found_exception());
+    // A Bedrock API key works as for the other control-plane operations.
+    control_bearer(&d, TEST_API_KEY)
+        .get_foundation_model_availability()
+        .model_id("amazon.titan-embed-text-v2:0")
+        .send()
+        .await
+        .expect("bearer");
+    let recorded = d.requests_for(Operation::GetFoundationModelAvailability);
+    assert_eq!(recorded.len(), 6);
+    assert_eq!(recorded[5].identity, format!("bearer:{TEST_API_KEY_NAME}"));
+    assert_eq!(
+        recorded[0].model_id.as_deref(),
+        Some("amazon.titan-embed-text-v2:0")
+    );
+    assert_eq!(recorded[0].identity, TEST_ACCESS_KEY);
 }

@@ -474,6 +474,17 @@ async fn control_plane_responses_match_documented_shapes() {
         )
         .await,
     );
+    check(
+        "get_foundation_model_availability.json",
+        &bedrock(
+            &d,
+            "GET",
+            "/foundation-model-availability/amazon.nova-pro-v1%3A0",
+            "us-east-1",
+            Value::Null,
+        )
+        .await,
+    );
 }
 
 #[tokio::test]
