@@ -4,7 +4,21 @@
 
 use aws_sdk_bedrockruntime::types::{PerformanceConfigLatency, ServiceTierType, StopReason};
 
+use std::time::Duration;
+
+use crate::error::{ErrorKind, PluginError};
 use crate::prompt::reasoning::ReasoningBlock;
+
+/// The error ending a response stream from `host` that sent nothing for `idle`.
+pub fn stalled(host: &str, idle: Duration) -> PluginError {
+    PluginError::new(
+        ErrorKind::Connection,
+        format!(
+            "the response stream from {host} stalled: nothing arrived for {} s",
+            idle.as_secs()
+        ),
+    )
+}
 
 /// Token counts the API reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

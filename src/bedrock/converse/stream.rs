@@ -16,10 +16,11 @@ use aws_sdk_bedrockruntime::types::{
 use super::request::{ConverseParts, PLACEHOLDER_TOOL};
 use crate::bedrock::client::Clients;
 use crate::bedrock::errors::from_sdk;
+use crate::bedrock::events;
 pub use crate::bedrock::events::{ChatEvent, Usage};
 use crate::bedrock::guardrail;
 use crate::bedrock::json::to_json;
-use crate::error::{ErrorKind, PluginError};
+use crate::error::PluginError;
 use crate::media;
 use crate::prompt::reasoning::ReasoningBlock;
 
@@ -203,14 +204,7 @@ impl ChatStream {
             let received = match tokio::time::timeout(self.idle_timeout, receiver.recv()).await {
                 Err(_) => {
                     self.source = None;
-                    return Some(Err(PluginError::new(
-                        ErrorKind::Connection,
-                        format!(
-                            "the response stream from {} stalled: nothing arrived for {} s",
-                            self.host,
-                            self.idle_timeout.as_secs()
-                        ),
-                    )));
+                    return Some(Err(events::stalled(&self.host, self.idle_timeout)));
                 }
                 Ok(received) => received,
             };

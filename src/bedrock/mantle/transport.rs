@@ -17,7 +17,7 @@ use super::answer::{SseDecoder, StreamState, blocking_events, kind_for_code};
 use super::auth::MantleAuth;
 use super::request::ResponsesRequest;
 use crate::bedrock::errors::from_connector;
-use crate::bedrock::events::ChatEvent;
+use crate::bedrock::events::{self, ChatEvent};
 use crate::error::{AwsCause, ErrorKind, PluginError};
 
 /// The path of the Responses API under a mantle endpoint.
@@ -288,14 +288,7 @@ impl ResponseStream {
             let chunk = match tokio::time::timeout(self.idle_timeout, body.next()).await {
                 Err(_) => {
                     self.body = None;
-                    return Some(Err(PluginError::new(
-                        ErrorKind::Connection,
-                        format!(
-                            "the response stream from {} stalled: nothing arrived for {} s",
-                            self.host,
-                            self.idle_timeout.as_secs()
-                        ),
-                    )));
+                    return Some(Err(events::stalled(&self.host, self.idle_timeout)));
                 }
                 Ok(chunk) => chunk,
             };
