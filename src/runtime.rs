@@ -251,7 +251,9 @@ pub async fn run_session<H: Handler>(
     let action = request.action.clone();
     let sink = SessionSink::new(&session_id, writer.clone());
     let activity = sink.activity();
-    let work = async move { handler.handle(request, sink).await };
+    // Boxed: the work runs as a task of its own, and this future (which waits for it)
+    // should not keep room for the work's whole state machine as well.
+    let work = Box::pin(async move { handler.handle(request, sink).await });
     supervise(&session_id, &action, &writer, work, |spawned| {
         until_idle(spawned, activity, idle_timeout)
     })

@@ -53,6 +53,8 @@ fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginErro
 }
 
 /// Answers one request; `Err` becomes the session's `error` message.
+/// Each action's future is boxed: a session then holds only its own action's state, not
+/// room for the largest of them (memory per in-flight stream).
 async fn dispatch(
     state: &AppState,
     request: Request,
@@ -63,26 +65,43 @@ async fn dispatch(
     let data = request.data;
     match action {
         "get_ai_model_schemas" => {
-            schema::get_ai_model_schemas(state, parse(action, data)?, sink).await
+            Box::pin(schema::get_ai_model_schemas(
+                state,
+                parse(action, data)?,
+                sink,
+            ))
+            .await
         }
-        "invoke_llm" => llm::invoke(state, parse(action, data)?, app_id, sink).await,
-        "get_llm_num_tokens" => llm::num_tokens(state, parse(action, data)?, sink).await,
-        "invoke_text_embedding" => embedding::invoke_text(state, parse(action, data)?, sink).await,
+        "invoke_llm" => Box::pin(llm::invoke(state, parse(action, data)?, app_id, sink)).await,
+        "get_llm_num_tokens" => Box::pin(llm::num_tokens(state, parse(action, data)?, sink)).await,
+        "invoke_text_embedding" => {
+            Box::pin(embedding::invoke_text(state, parse(action, data)?, sink)).await
+        }
         "invoke_multimodal_embedding" => {
-            embedding::invoke_multimodal(state, parse(action, data)?, sink).await
+            Box::pin(embedding::invoke_multimodal(
+                state,
+                parse(action, data)?,
+                sink,
+            ))
+            .await
         }
         "get_text_embedding_num_tokens" => {
-            embedding::num_tokens(state, parse(action, data)?, sink).await
+            Box::pin(embedding::num_tokens(state, parse(action, data)?, sink)).await
         }
-        "invoke_rerank" => rerank::invoke(state, parse(action, data)?, sink).await,
+        "invoke_rerank" => Box::pin(rerank::invoke(state, parse(action, data)?, sink)).await,
         "invoke_multimodal_rerank" => {
-            rerank::invoke_multimodal(state, parse(action, data)?, sink).await
+            Box::pin(rerank::invoke_multimodal(state, parse(action, data)?, sink)).await
         }
         "validate_provider_credentials" => {
-            validate::validate_provider(state, parse(action, data)?, sink).await
+            Box::pin(validate::validate_provider(
+                state,
+                parse(action, data)?,
+                sink,
+            ))
+            .await
         }
         "validate_model_credentials" => {
-            validate::validate_model(state, parse(action, data)?, sink).await
+            Box::pin(validate::validate_model(state, parse(action, data)?, sink)).await
         }
         "invoke_tts"
         | "get_tts_model_voices"

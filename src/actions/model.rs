@@ -64,33 +64,34 @@ pub fn resolve<'a>(
 /// profile, the profile's foundation model is looked up (GetInferenceProfile, cached per
 /// tenant) so the model gets its features, limits and price. A failed lookup is not fatal:
 /// the form's values apply, and the call itself will say what is wrong.
-pub async fn resolve_for_call(
-    state: &AppState,
+/// A catalogue model is borrowed, not copied: a session holds it for its whole life.
+pub async fn resolve_for_call<'a>(
+    state: &'a AppState,
     base: &ModelBase,
     expected: ModelType,
-) -> Result<ModelDecl, PluginError> {
+) -> Result<Cow<'a, ModelDecl>, PluginError> {
     let decl = resolve(state, base, expected)?;
     let Some(custom) = &base.credentials.custom else {
-        return Ok(decl.into_owned());
+        return Ok(decl);
     };
     if classify(&custom.target) != IdKind::ApplicationProfile {
-        return Ok(decl.into_owned());
+        return Ok(decl);
     }
     let Ok(access) = base.credentials.access() else {
-        return Ok(decl.into_owned());
+        return Ok(decl);
     };
     let clients = state.clients.get(access).await?;
     match underlying(state, &clients, base, expected).await {
-        Ok(Some(model)) => Ok(customizable_model(
+        Ok(Some(model)) => Ok(Cow::Owned(customizable_model(
             &base.model,
             expected,
             &custom.settings(expected)?,
             Some(model),
-        )?),
-        Ok(None) => Ok(decl.into_owned()),
+        )?)),
+        Ok(None) => Ok(decl),
         Err(e) => {
             tracing::warn!("inference profile lookup failed; using the model form's values: {e}");
-            Ok(decl.into_owned())
+            Ok(decl)
         }
     }
 }

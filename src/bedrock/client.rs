@@ -562,7 +562,9 @@ impl ClientCache {
             entry.clients.clone()
         };
         let clients = cell
-            .get_or_try_init(|| async { build(access, &self.net).await.map(Arc::new) })
+            // Boxed: building a tenant's clients (the credential chain, STS) takes a large
+            // future, which every session would otherwise keep room for while it streams.
+            .get_or_try_init(|| async { Box::pin(build(access, &self.net)).await.map(Arc::new) })
             .await?;
         Ok(clients.clone())
     }

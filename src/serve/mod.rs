@@ -4,6 +4,7 @@
 //! The exit status is decided here and returned to `main`; nothing else exits.
 
 mod http;
+mod pipe;
 mod registration;
 mod stdio;
 mod tcp;

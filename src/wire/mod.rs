@@ -127,10 +127,27 @@ struct SessionMessage<T: Serialize> {
     data: T,
 }
 
+/// What a line's buffer starts with: a streamed text chunk with its newline fits.
+const LINE_CAPACITY: usize = 512;
+
 fn line<T: Serialize>(event: &'static str, session_id: Option<&str>, data: T) -> String {
+    // Room for a typical chunk line and its newline up front: serde_json's own start
+    // (128 bytes) grows twice for every chunk.
+    let mut out = Vec::with_capacity(LINE_CAPACITY);
+    let made = serde_json::to_writer(
+        &mut out,
+        &Event {
+            event,
+            session_id,
+            data,
+        },
+    )
+    .map_err(|e| e.to_string())
+    // serde_json writes UTF-8 only: this check cannot fail, and costs little.
+    .and_then(|()| String::from_utf8(out).map_err(|e| e.to_string()));
     // Serialising our own JSON values and plain structs cannot fail; fall back to an
     // error event rather than panic if it ever did.
-    serde_json::to_string(&Event { event, session_id, data }).unwrap_or_else(|e| {
+    made.unwrap_or_else(|e| {
         json!({"event": "error", "session_id": session_id, "data": {"error": format!("serialisation failed: {e}")}})
             .to_string()
     })

@@ -118,18 +118,24 @@ pub async fn start(
     };
     let guard = parts.guardrail.clone();
     if stream {
-        let response = with_parts!(clients.runtime.converse_stream())
-            .set_guardrail_config(guard.as_ref().map(|g| g.stream()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &host))?;
+        // The SDK's send future is large and lives only until the answer starts; boxed,
+        // it does not stay in every streaming session's state (memory per stream).
+        let response = Box::pin(
+            with_parts!(clients.runtime.converse_stream())
+                .set_guardrail_config(guard.as_ref().map(|g| g.stream()))
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk(e, &host))?;
         out.source = Some(response.stream);
     } else {
-        let response = with_parts!(clients.runtime.converse())
-            .set_guardrail_config(guard.as_ref().map(|g| g.converse()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(e, &host))?;
+        let response = Box::pin(
+            with_parts!(clients.runtime.converse())
+                .set_guardrail_config(guard.as_ref().map(|g| g.converse()))
+                .send(),
+        )
+        .await
+        .map_err(|e| from_sdk(e, &host))?;
         out.queue = blocking_events(&response);
     }
     Ok(out)
