@@ -729,7 +729,11 @@ fn named_rows(d: &Double, dead_proxy: &str) -> Vec<Row> {
             ),
             error(
                 "InvokeConnectionError",
-                &["bedrock-runtime.xx-nowhere-9.amazonaws.com", "xx-nowhere-9"],
+                &[
+                    "could not reach bedrock-runtime.xx-nowhere-9.amazonaws.com",
+                    "xx-nowhere-9 is not an AWS Region where Bedrock is offered",
+                    "aws_region",
+                ],
             ),
         ),
         // --- prompts ---
@@ -812,7 +816,7 @@ fn named_rows(d: &Double, dead_proxy: &str) -> Vec<Row> {
             ),
             error(
                 "InvokeBadRequestError",
-                &["message 0, part 0", "JPEG, PNG, GIF"],
+                &["message 0, part 0", "not a JPEG, PNG, GIF or WebP image"],
             ),
         ),
         row(
@@ -988,6 +992,8 @@ fn run_rows(plugin: &mut Plugin, d: &Double, rows: Vec<Row>, transport: Transpor
     let mut pending = Vec::new();
     let mut unroutable = Vec::new();
     let mut controls = Vec::new();
+    // Each control's number → its session: its text may appear there only.
+    let mut owners: HashMap<String, String> = HashMap::new();
     let started = Instant::now();
     for (i, r) in rows.into_iter().enumerate() {
         let sid = format!("row-{i}");
@@ -998,7 +1004,9 @@ fn run_rows(plugin: &mut Plugin, d: &Double, rows: Vec<Row>, transport: Transpor
         send(plugin, &sid, &r.line);
         pending.push((sid, r));
         // A control right behind it: it must be answered whole whatever the row did.
-        controls.push(send_control(plugin, &creds, i));
+        let (n, id) = send_control(plugin, &creds, i);
+        owners.insert(n.to_string(), id.clone());
+        controls.push((n, id));
     }
     let mut problems = Vec::new();
     let mut outcomes = Vec::new();
@@ -1032,7 +1040,8 @@ fn run_rows(plugin: &mut Plugin, d: &Double, rows: Vec<Row>, transport: Transpor
             _ => plugin.top_level_errors().len(),
         };
         send(plugin, &sid, &r.line);
-        let (_, id) = send_control(plugin, &creds, 100_000 + i);
+        let (n, id) = send_control(plugin, &creds, 100_000 + i);
+        owners.insert(n.to_string(), id.clone());
         let s = plugin.wait_session(&id, WAIT);
         if s.text() != control_text(100_000 + i) {
             problems.push(format!("control after {}: {}", r.name, describe(&s)));
@@ -1079,7 +1088,7 @@ fn run_rows(plugin: &mut Plugin, d: &Double, rows: Vec<Row>, transport: Transpor
         outcomes.len(),
         started.elapsed().as_secs_f64()
     );
-    problems.extend(whole_run_problems(plugin));
+    problems.extend(whole_run_problems(plugin, &owners));
     problems
 }
 
@@ -1200,7 +1209,7 @@ fn check(want: &Want, s: &Session) -> Result<(), String> {
 
 /// What holds over the whole run: one `end` per session, each control's text only in its
 /// own session, no secret in any line, no line that is not JSON, the process alive.
-fn whole_run_problems(plugin: &mut Plugin) -> Vec<String> {
+fn whole_run_problems(plugin: &mut Plugin, owners: &HashMap<String, String>) -> Vec<String> {
     let mut problems = Vec::new();
     let (lines, junk) = plugin.stdout_lines();
     if !junk.is_empty() {
@@ -1228,15 +1237,16 @@ fn whole_run_problems(plugin: &mut Plugin) -> Vec<String> {
                 problems.push(format!("a secret in {}", &text[..text.len().min(300)]));
             }
         }
-        if let Some(at) = text.find("control-") {
-            let rest = &text[at + "control-".len()..];
-            let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            let session_action = l["event"] == "session" && l["data"]["type"] == "stream";
-            if session_action {
-                let owner = plugin_control_owner(&lines, &n);
-                if owner.as_deref() != Some(sid) {
-                    problems.push(format!("control-{n}'s text reached session {sid}"));
-                }
+        if l["event"] == "session"
+            && let Some(at) = text.find("control-")
+        {
+            let n: String = text[at + "control-".len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            // ("control-plane" in a message is no control's text.)
+            if !n.is_empty() && owners.get(&n).map(String::as_str) != Some(sid) {
+                problems.push(format!("control-{n}'s text reached session {sid}"));
             }
         }
     }
@@ -1252,17 +1262,6 @@ fn whole_run_problems(plugin: &mut Plugin) -> Vec<String> {
         problems.push(format!("a panic: {}", plugin.stderr()));
     }
     problems
-}
-
-/// The session the control numbered `n` was sent as: the first session whose stream
-/// carries its text is the only one allowed to.
-fn plugin_control_owner(lines: &[Value], n: &str) -> Option<String> {
-    let needle = format!("control-{n} ");
-    lines
-        .iter()
-        .filter(|l| l["data"]["type"] == "stream")
-        .find(|l| l.to_string().contains(&needle))
-        .and_then(|l| l["session_id"].as_str().map(str::to_string))
 }
 
 /// A proxy that refuses every tunnel, as a proxy does for a host whose name does not
