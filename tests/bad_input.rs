@@ -6,6 +6,9 @@
 //! after it completes normally, no chunk lands in another session, no secret is echoed,
 //! and the process is alive at the end. The whole table runs over stdio; a representative
 //! subset runs over TCP (remote debugging) and HTTP (serverless).
+//!
+//! `BAD_INPUT_DUMP=<file> cargo test --test bad_input` writes what each row got, one
+//! line per row, for the reliability table.
 
 mod support;
 
