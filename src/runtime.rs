@@ -193,9 +193,16 @@ pub async fn serve_lines<R: AsyncRead + Unpin, H: Handler>(
     reason
 }
 
+/// Whether a line starts like JSON (of any kind: a malformed request is that session's
+/// or the daemon's error, not a refusal that ends the connection for every session);
+/// the daemon's refusals are plain sentences.
 fn looks_like_json(line: &[u8]) -> bool {
     let text = line.trim_ascii();
-    text.is_empty() || text.starts_with(b"{")
+    text.is_empty()
+        || matches!(text[0], b'{' | b'[' | b'"' | b'-' | b'0'..=b'9')
+        || [&b"true"[..], b"false", b"null"]
+            .iter()
+            .any(|w| text.starts_with(w))
 }
 
 /// The daemon's refusal: this line and whatever follows until it closes (its messages
@@ -399,6 +406,16 @@ mod tests {
             )
         );
         assert!(capture.lines().is_empty());
+    }
+
+    #[test]
+    fn only_plain_sentences_are_refusals() {
+        for json in ["[[[[", "42", "\"x\"", "null", "{", " {", ""] {
+            assert!(looks_like_json(json.as_bytes()), "{json}");
+        }
+        for refusal in ["register failed, invalid key", "handshake failed"] {
+            assert!(!looks_like_json(refusal.as_bytes()), "{refusal}");
+        }
     }
 
     #[test]

@@ -48,8 +48,42 @@ impl Handler for AppState {
 }
 
 fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginError> {
-    de::from_value(data)
-        .map_err(|e| PluginError::validation(format!("invalid {action} request: {e}")))
+    // The fields every model action shares are read through `#[serde(flatten)]`, which
+    // loses their path: name the one of the wrong kind first.
+    let wrong_base = [
+        ("model", Value::is_string as fn(&Value) -> bool),
+        ("model_type", Value::is_string),
+        ("credentials", |v: &Value| v.is_object() || v.is_null()),
+    ]
+    .into_iter()
+    .find_map(|(field, fits)| {
+        let v = data.get(field)?;
+        let want = if field == "credentials" {
+            "an object"
+        } else {
+            "a string"
+        };
+        (!fits(v)).then(|| format!("{field}: must be {want}, got {}", json_kind(v)))
+    });
+    de::from_value(data).map_err(|e| {
+        let e = match wrong_base {
+            Some(named) if e.path.is_none() => named,
+            _ => e.to_string(),
+        };
+        PluginError::validation(format!("invalid {action} request: {e}"))
+    })
+}
+
+/// A JSON value's kind, as a message names it.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Answers one request; `Err` becomes the session's `error` message.

@@ -128,7 +128,7 @@ where
             let (host, why) = match found {
                 // Loading credentials (STS, a credential endpoint) failed, not the call itself.
                 Some((failure, true)) => (CREDENTIAL_SERVICE, failure.explain()),
-                Some((failure, false)) => (host, failure.explain()),
+                Some((failure, false)) => (host, failure.explain_at(host)),
                 None => {
                     if let Some(message) = credential_problem(&detail) {
                         return PluginError::new(ErrorKind::Authorization, message)
@@ -178,7 +178,7 @@ pub fn from_connector(
 ) -> PluginError {
     let error = err as &(dyn Error + 'static);
     let why = match connect_failure(error) {
-        Some((failure, _)) => failure.explain(),
+        Some((failure, _)) => failure.explain_at(host),
         None => {
             let why = if err.is_timeout() {
                 "the connection timed out"
@@ -284,6 +284,23 @@ enum ConnectFailure {
 }
 
 impl ConnectFailure {
+    /// As [`ConnectFailure::explain`], for a call to `host`: AWS's own endpoint of a
+    /// region that does not exist has no address either, so the region is named too.
+    fn explain_at(&self, host: &str) -> String {
+        let why = self.explain();
+        let region = host
+            .strip_suffix(".amazonaws.com")
+            .and_then(|rest| rest.split_once('.'))
+            .map(|(_, region)| region)
+            .filter(|region| !region.contains('.'));
+        match (self, region) {
+            (ConnectFailure::NotResolved | ConnectFailure::ProxyTunnel, Some(region)) => format!(
+                "{why}; AWS has no endpoint of that name if {region} is not an AWS Region where Bedrock is offered (check aws_region)"
+            ),
+            _ => why,
+        }
+    }
+
     /// The reason, for a message that begins "could not reach HOST: ".
     fn explain(&self) -> String {
         match self {
@@ -529,6 +546,19 @@ mod tests {
             rustls::AlertDescription::HandshakeFailure,
         ));
         assert!(matches!(found(&alert), Some(ConnectFailure::Handshake(_))));
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_at_aws_names_the_region() {
+        let why =
+            ConnectFailure::NotResolved.explain_at("bedrock-runtime.xx-nowhere-9.amazonaws.com");
+        assert!(why.contains("could not be resolved"), "{why}");
+        assert!(why.contains("xx-nowhere-9 is not an AWS Region"), "{why}");
+        // A VPC endpoint's name says nothing of the region; other failures are not DNS.
+        let vpce = ConnectFailure::NotResolved.explain_at("vpce-1.bedrock.example.com");
+        assert_eq!(vpce, ConnectFailure::NotResolved.explain());
+        let refused = ConnectFailure::Refused.explain_at("bedrock-runtime.us-east-1.amazonaws.com");
+        assert_eq!(refused, ConnectFailure::Refused.explain());
     }
 
     #[test]

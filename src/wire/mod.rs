@@ -35,8 +35,7 @@ pub enum LineError {
 
 /// Parses one input line (without its newline).
 pub fn parse_request(line: &[u8]) -> Result<Request, LineError> {
-    let value: Value = serde_json::from_slice(line)
-        .map_err(|e| LineError::Unroutable(format!("input line is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(line).map_err(|e| unreadable(line, &e))?;
     let Value::Object(mut envelope) = value else {
         return Err(LineError::Unroutable(
             "input line is not a JSON object".into(),
@@ -111,6 +110,44 @@ pub fn parse_request(line: &[u8]) -> Result<Request, LineError> {
         data: Value::Object(data),
         app_id,
     })
+}
+
+/// serde_json's nesting limit: deeper arrays and objects are refused (its stack guard).
+const MAX_DEPTH: usize = 128;
+
+/// A line that is not JSON as a whole, in plain words; when its session id can still be
+/// read (the bad part is elsewhere: bytes that are not UTF-8 in a text, nesting past the
+/// limit), the error goes to that session, so that the daemon's request gets its `end`
+/// instead of waiting for its timeout.
+fn unreadable(line: &[u8], e: &serde_json::Error) -> LineError {
+    let problem = if let Err(bad) = std::str::from_utf8(line) {
+        format!(
+            "the request is not valid UTF-8 (the byte at offset {} is not part of a UTF-8 character)",
+            bad.valid_up_to()
+        )
+    } else if e.to_string().starts_with("recursion limit exceeded") {
+        format!(
+            "the request's JSON is nested more than {MAX_DEPTH} levels deep (at column {})",
+            e.column()
+        )
+    } else {
+        return LineError::Unroutable(format!("input line is not JSON: {e}"));
+    };
+    /// Only the session id: the rest is skipped unread (serde_json skips without a
+    /// depth limit and without decoding text).
+    #[derive(serde::Deserialize)]
+    struct Head {
+        session_id: Option<String>,
+    }
+    match serde_json::from_slice::<Head>(line) {
+        Ok(Head {
+            session_id: Some(session_id),
+        }) if !session_id.is_empty() => LineError::Session {
+            session_id,
+            error: PluginError::validation(problem),
+        },
+        _ => LineError::Unroutable(format!("input line is not JSON: {problem}")),
+    }
 }
 
 #[derive(Serialize)]
@@ -259,6 +296,45 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_unreadable_past_its_session_id_is_that_sessions_error() {
+        let mut bad_utf8 = br#"{"session_id":"s1","event":"request","data":{"text":"caf"#.to_vec();
+        bad_utf8.extend_from_slice(b"\xff\"}}");
+        let deep = format!(
+            r#"{{"session_id":"s2","data":{{"x":{}{}}}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        for (line, id, words) in [
+            (bad_utf8.clone(), "s1", "not valid UTF-8"),
+            (
+                deep.clone().into_bytes(),
+                "s2",
+                "nested more than 128 levels",
+            ),
+        ] {
+            match parse_request(&line) {
+                Err(LineError::Session { session_id, error }) => {
+                    assert_eq!(session_id, id);
+                    assert_eq!(error.kind, ErrorKind::Validation);
+                    assert!(error.message.contains(words), "{error}");
+                }
+                other => panic!("expected a session error, got {other:?}"),
+            }
+        }
+        // Without a readable session id there is no one to tell but the daemon.
+        let e = parse_request(format!("{}{}", "[".repeat(500), "]".repeat(500)).as_bytes());
+        assert!(
+            matches!(&e, Err(LineError::Unroutable(m)) if m.contains("nested more than 128")),
+            "{e:?}"
+        );
+        let e = parse_request(b"{\"session_id\":\"s-\xff\"}");
+        assert!(
+            matches!(&e, Err(LineError::Unroutable(m)) if m.contains("not valid UTF-8")),
+            "{e:?}"
+        );
     }
 
     #[test]

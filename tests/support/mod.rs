@@ -595,3 +595,72 @@ fn take_line(shared: &Shared, line: &str) {
     drop(st);
     shared.changed.notify_all();
 }
+
+/// Helpers for tests that send what the daemon never would (the bad-input table).
+impl Plugin {
+    /// Sends `line` (any bytes, even invalid UTF-8; a newline is added) as the request of
+    /// session `session_id` for `action`, so that [`Plugin::wait_session`] checks it by
+    /// that action's rules. Over HTTP it is posted as it is, with the session id header;
+    /// an answer that is not 200 OK lands in [`Plugin::http_failures`].
+    pub fn send_session_bytes(&mut self, session_id: &str, action: &str, line: &[u8]) {
+        self.actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session_id.to_string(), action.to_string());
+        let out: &mut dyn Write = match &mut self.link {
+            Link::Stdio(stdin) => stdin.as_mut().expect("stdin is open"),
+            Link::Tcp(socket) => socket.as_mut().expect("connected"),
+            Link::Http(addr) => {
+                let (addr, shared) = (*addr, self.shared.clone());
+                let (path, session, body) = (
+                    format!("/invoke?action={action}"),
+                    session_id.to_string(),
+                    line.to_vec(),
+                );
+                self.readers.push(std::thread::spawn(move || {
+                    let answer = http::request(
+                        addr,
+                        "POST",
+                        &path,
+                        &[
+                            ("Content-Type", "application/json"),
+                            ("Accept", "text/event-stream"),
+                            ("Dify-Plugin-Session-ID", &session),
+                        ],
+                        http::Body::Chunked(&body),
+                        |l| take_line(&shared, l),
+                    );
+                    match answer {
+                        Ok(response) if response.status == 200 => {}
+                        Ok(response) => {
+                            shared.lock().http_failures.push(response);
+                            shared.changed.notify_all();
+                        }
+                        Err(e) => panic!("POST /invoke failed: {e}"),
+                    }
+                }));
+                return;
+            }
+        };
+        out.write_all(line).expect("write");
+        out.write_all(b"\n").expect("write");
+        out.flush().expect("flush");
+    }
+
+    /// Waits until [`Plugin::http_failures`] holds `n` answers, and returns them.
+    pub fn wait_http_failures(&self, n: usize, timeout: Duration) -> Vec<http::Response> {
+        self.wait_until(timeout, |s| s.http_failures.len() >= n)
+            .http_failures
+            .clone()
+    }
+
+    /// Whether session `id` has ended (its `end` arrived).
+    pub fn has_ended(&self, id: &str) -> bool {
+        self.shared.lock().ended.contains(id)
+    }
+
+    /// Whether the process is still running (it has not exited or been killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}

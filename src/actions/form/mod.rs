@@ -46,11 +46,46 @@ fn form_err(field: &'static str, message: impl Into<String>) -> FormError {
 }
 
 /// The form's text fields: strings trimmed, numbers as written; empty and other JSON
-/// types count as absent.
-struct Fields(BTreeMap<String, String>);
+/// types count as absent. An AWS access or guardrail field of another type (a boolean,
+/// a list, an object) is remembered: read as absent, it would silently send calls to
+/// another endpoint or without the guardrail.
+struct Fields(BTreeMap<String, String>, Option<FormError>);
+
+/// The fields whose loss would change where and how calls go.
+const ACCESS_AND_GUARDRAIL_FIELDS: &[&str] = &[
+    "auth_method",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "bedrock_api_key",
+    "aws_region",
+    "bedrock_endpoint_url",
+    "bedrock_control_endpoint_url",
+    "bedrock_mantle_endpoint_url",
+    "bedrock_proxy_url",
+    "aws_role_arn",
+    "aws_external_id",
+    "aws_role_session_name",
+    "guardrail_identifier",
+    "guardrail_version",
+    "guardrail_trace",
+    "guardrail_stream_processing_mode",
+];
 
 impl Fields {
     fn of(map: &Map<String, Value>) -> Fields {
+        let wrong_type = ACCESS_AND_GUARDRAIL_FIELDS.iter().find_map(|&field| {
+            let kind = match map.get(field)? {
+                Value::Bool(_) => "a boolean",
+                Value::Array(_) => "a list",
+                Value::Object(_) => "an object",
+                _ => return None,
+            };
+            Some(form_err(
+                field,
+                format!("{field} must be text, got {kind}: Dify's form sends every field as text"),
+            ))
+        });
         Fields(
             map.iter()
                 .filter_map(|(k, v)| {
@@ -62,7 +97,13 @@ impl Fields {
                     (!text.is_empty()).then(|| (k.clone(), text))
                 })
                 .collect(),
+            wrong_type,
         )
+    }
+
+    /// An access or guardrail field of a type no form sends.
+    fn wrong_type(&self) -> Result<(), FormError> {
+        self.1.clone().map_or(Ok(()), Err)
     }
 }
 
@@ -201,12 +242,14 @@ impl Credentials {
     pub fn parse(raw: Map<String, Value>) -> Credentials {
         let fields = Fields::of(&raw);
         Credentials {
-            access: access::parse(&fields),
+            access: fields.wrong_type().and_then(|()| access::parse(&fields)),
             custom: CustomForm::parse(&fields),
             model_for_validation: text(&fields, "model_for_validation").map(str::to_string),
             request_metadata: text(&fields, "enable_request_metadata") == Some("enabled"),
             count_tokens: text(&fields, "count_tokens_with_bedrock") == Some("enabled"),
-            guardrail: guardrail::parse_form(&fields),
+            guardrail: fields
+                .wrong_type()
+                .and_then(|()| guardrail::parse_form(&fields)),
             raw,
         }
     }

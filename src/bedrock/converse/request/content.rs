@@ -81,11 +81,13 @@ impl Builder {
             Some(name) => ImageType::named(name),
             None => ImageType::sniff(&bytes),
         }
-        .ok_or_else(|| {
-            bad(format!(
-                "{at}: image type {} is not supported; Bedrock accepts JPEG, PNG, GIF and WebP",
-                named.unwrap_or("unknown")
-            ))
+        .ok_or_else(|| match named {
+            Some(named) => bad(format!(
+                "{at}: image type {named} is not supported; Bedrock accepts JPEG, PNG, GIF and WebP"
+            )),
+            None => bad(format!(
+                "{at}: the image data is not a JPEG, PNG, GIF or WebP image (its first bytes are none of them), and no type was given"
+            )),
         })?;
         Ok(ContentBlock::Image(built(
             ImageBlock::builder()
