@@ -395,6 +395,9 @@ fn connect_failure(error: &(dyn Error + 'static)) -> Option<(ConnectFailure, boo
         }
         if text == "dns error" {
             found = Some(ConnectFailure::NotResolved);
+        } else if text == "connection closed before message completed" {
+            // hyper's words when the peer closes the connection instead of answering.
+            found = Some(ConnectFailure::Closed);
         } else if let Some(io) = e.downcast_ref::<io::Error>() {
             found = match io.kind() {
                 io::ErrorKind::ConnectionRefused => Some(ConnectFailure::Refused),
@@ -545,6 +548,11 @@ mod tests {
             layer("dns error", io::Error::other("failed to lookup address")),
         );
         assert_eq!(found(&dns), Some(ConnectFailure::NotResolved));
+        let closed = layer(
+            "io error",
+            Layer("connection closed before message completed", None),
+        );
+        assert_eq!(found(&closed), Some(ConnectFailure::Closed));
 
         let proxy_refused = layer(
             "tunnel error: failed to create underlying connection",
