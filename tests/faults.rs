@@ -222,7 +222,13 @@ fn server_errors_are_retried_then_reported_as_unavailable() {
         let nonce = format!("recovers-{status}");
         let s = p.call(
             "invoke_llm",
-            llm_request(NOVA, &key_credentials(&d), user(&nonce), true, json!({})),
+            llm_request(
+                NOVA,
+                &key_credentials(&d),
+                user(&format!("{nonce} hello")),
+                true,
+                json!({}),
+            ),
         );
         assert!(s.error().is_none(), "{s:#?}");
         assert_eq!(attempts(&d, &nonce), [status, status, 200]);
