@@ -584,9 +584,11 @@ fn an_endpoint_that_never_answers_times_out_in_plain_words() {
     let e = s.expect_error();
     assert_eq!(e["error_type"], "InvokeConnectionError", "{e}");
     let host = blackhole.addr.to_string();
-    assert!(
-        message(e).contains(&host) && message(e).contains("timed out"),
-        "{e}"
+    assert_eq!(
+        message(e),
+        format!(
+            "[bedrock] could not reach {host}: it took the request but sent no answer within the read timeout (DIFY_BEDROCK_READ_TIMEOUT_SECS; a long answer that is not streamed needs more)"
+        )
     );
     assert_eq!(blackhole.accepted.load(Ordering::SeqCst), 2, "two attempts");
     error_then_end(&s);
@@ -594,9 +596,12 @@ fn an_endpoint_that_never_answers_times_out_in_plain_words() {
     let s = p.wait_session(&connect, SECS(30));
     let e = s.expect_error();
     assert_eq!(e["error_type"], "InvokeConnectionError", "{e}");
-    assert!(
-        message(e).contains(&unanswered.addr.to_string()) && message(e).contains("timed out"),
-        "{e}"
+    assert_eq!(
+        message(e),
+        format!(
+            "[bedrock] could not reach {}: the connection timed out",
+            unanswered.addr
+        )
     );
     error_then_end(&s);
     check_bystanders(&p, &by);
