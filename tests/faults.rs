@@ -781,8 +781,10 @@ fn a_daemon_reading_slowly_gets_every_line_in_order_with_memory_bounded() {
     let stdout = child.stdout.take().expect("stdout");
     let paused = Arc::new(AtomicBool::new(false));
     let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    // Counted as they arrive: scanning every line while reading would slow the reader.
+    let ends = Arc::new(AtomicUsize::new(0));
     let reader = {
-        let (paused, lines) = (paused.clone(), lines.clone());
+        let (paused, lines, ends) = (paused.clone(), lines.clone(), ends.clone());
         std::thread::spawn(move || {
             // Small reads with a pause after each: a slow consumer.
             let mut out = BufReader::with_capacity(4096, stdout);
@@ -796,6 +798,9 @@ fn a_daemon_reading_slowly_gets_every_line_in_order_with_memory_bounded() {
                 match out.read_line(&mut line) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => since_nap += n,
+                }
+                if line.contains(r#""type":"end""#) {
+                    ends.fetch_add(1, Ordering::SeqCst);
                 }
                 lines
                     .lock()
@@ -848,13 +853,7 @@ fn a_daemon_reading_slowly_gets_every_line_in_order_with_memory_bounded() {
     paused.store(false, Ordering::SeqCst);
 
     let deadline = Instant::now() + SECS(if long { 900 } else { 120 });
-    let ended = |lines: &[String]| {
-        lines
-            .iter()
-            .filter(|l| l.contains(r#""type":"end""#))
-            .count()
-    };
-    while ended(&lines.lock().unwrap_or_else(|e| e.into_inner())) < sessions {
+    while ends.load(Ordering::SeqCst) < sessions {
         assert!(Instant::now() < deadline, "not every session ended");
         std::thread::sleep(Duration::from_millis(50));
     }
