@@ -16,6 +16,7 @@ use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_sdk_bedrockruntime::config::retry::{RetryPartition, TokenBucket};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder as HttpBuilder, Connector};
@@ -437,6 +438,15 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
     let retry = RetryConfig::standard()
         .with_max_attempts(net.max_attempts)
         .with_initial_backoff(net.initial_backoff);
+    // The SDK's retry quota (a token bucket of 500, 5 spent per throttled retry) is shared
+    // by every client of a service and region unless the client has a partition of its
+    // own: one tenant throttled without end would spend the retries of all the others.
+    // Each tenant's clients get their own, dropped with them.
+    let quota = || {
+        RetryPartition::custom("dify-bedrock-tenant")
+            .token_bucket(TokenBucket::default())
+            .build()
+    };
     let region = Region::new(access.region.clone());
 
     let mut rt = aws_sdk_bedrockruntime::Config::builder()
@@ -445,14 +455,16 @@ async fn build(access: &AwsAccess, net: &NetworkSettings) -> Result<Clients, Plu
         .region(region.clone())
         .identity_cache(identity_cache.clone())
         .timeout_config(timeouts.clone())
-        .retry_config(retry.clone());
+        .retry_config(retry.clone())
+        .retry_partition(quota());
     let mut cp = aws_sdk_bedrock::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(http)
         .region(region)
         .identity_cache(identity_cache)
         .timeout_config(timeouts)
-        .retry_config(retry);
+        .retry_config(retry)
+        .retry_partition(quota());
     let mantle_setup = MantleSetup {
         access: access.clone(),
         net: net.clone(),

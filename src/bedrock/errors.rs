@@ -272,6 +272,9 @@ enum ConnectFailure {
     Handshake(String),
     Refused,
     TimedOut,
+    /// The connection was made and the request sent, but no answer came within the read
+    /// timeout.
+    NoAnswer,
     NotResolved,
     /// The peer closed or reset the connection (often a proxy or firewall in between).
     Closed,
@@ -319,6 +322,7 @@ impl ConnectFailure {
             ConnectFailure::Handshake(why) => format!("the TLS handshake failed ({why})"),
             ConnectFailure::Refused => "the connection was refused (nothing accepts connections at that address and port)".into(),
             ConnectFailure::TimedOut => "the connection timed out".into(),
+            ConnectFailure::NoAnswer => "it took the request but sent no answer within the read timeout (DIFY_BEDROCK_READ_TIMEOUT_SECS; a long answer that is not streamed needs more)".into(),
             ConnectFailure::NotResolved => "its host name could not be resolved (check this machine's DNS)".into(),
             ConnectFailure::Closed => "the connection was closed before an answer (a proxy or firewall in between may be dropping it)".into(),
             ConnectFailure::ProxyAuth => "the proxy asks for credentials; put them in the proxy URL (http://user:password@host:port)".into(),
@@ -412,6 +416,14 @@ fn connect_failure(error: &(dyn Error + 'static)) -> Option<(ConnectFailure, boo
         }
         if text == "dns error" {
             found = Some(ConnectFailure::NotResolved);
+        } else if text.starts_with("HTTP connect timeout occurred") {
+            // The SDK's HTTP client's own timeouts, told apart by their texts.
+            found = Some(ConnectFailure::TimedOut);
+        } else if text.starts_with("HTTP read timeout occurred") {
+            found = Some(ConnectFailure::NoAnswer);
+        } else if text == "connection closed before message completed" {
+            // hyper's words when the peer closes the connection instead of answering.
+            found = Some(ConnectFailure::Closed);
         } else if let Some(io) = e.downcast_ref::<io::Error>() {
             found = match io.kind() {
                 io::ErrorKind::ConnectionRefused => Some(ConnectFailure::Refused),
@@ -575,6 +587,21 @@ mod tests {
             layer("dns error", io::Error::other("failed to lookup address")),
         );
         assert_eq!(found(&dns), Some(ConnectFailure::NotResolved));
+        let closed = layer(
+            "io error",
+            Layer("connection closed before message completed", None),
+        );
+        assert_eq!(found(&closed), Some(ConnectFailure::Closed));
+        let read = layer(
+            "timeout",
+            layer(
+                "HTTP read timeout occurred after 1s",
+                Layer("timed out", None),
+            ),
+        );
+        assert_eq!(found(&read), Some(ConnectFailure::NoAnswer));
+        let connect = Layer("HTTP connect timeout occurred after 1s", None);
+        assert_eq!(found(&connect), Some(ConnectFailure::TimedOut));
 
         let proxy_refused = layer(
             "tunnel error: failed to create underlying connection",

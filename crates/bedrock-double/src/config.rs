@@ -196,6 +196,11 @@ pub struct DoubleConfig {
     pub web_identity_tokens: Vec<String>,
     /// Lifetime of credentials STS issues when the request names none.
     pub sts_default_duration: Duration,
+    /// When set, IMDS hands out fresh credentials for the instance role on every fetch,
+    /// each expiring this long after it is issued (then refused with
+    /// `ExpiredTokenException`), as the instance's rotating role credentials do; `None`
+    /// (the default) serves the role's fixed key pair with an expiry 6 h ahead.
+    pub imds_credential_lifetime: Option<Duration>,
     /// The most items a list page holds, whatever `maxResults` asks (AWS may return fewer
     /// than asked, with a `nextToken`); `None` = as many as asked.
     pub page_limit: Option<usize>,
@@ -258,6 +263,7 @@ impl Default for DoubleConfig {
             sts_roles: vec![TEST_ROLE_ARN.into()],
             web_identity_tokens: vec![TEST_WEB_IDENTITY_TOKEN.into()],
             sts_default_duration: Duration::from_secs(3600),
+            imds_credential_lifetime: None,
             page_limit: None,
             log_path: None,
             clock_skew: Duration::from_secs(300),
@@ -398,6 +404,20 @@ impl DoubleConfig {
     /// An instance without a role: the role listing answers 404.
     pub fn no_imds_role(mut self) -> Self {
         self.imds_role = None;
+        self
+    }
+
+    /// IMDS issues new instance-role credentials on every fetch, each valid for
+    /// `lifetime` (rotation, as on EC2, compressed for tests of expiry and refresh).
+    pub fn imds_credential_lifetime(mut self, lifetime: Duration) -> Self {
+        self.imds_credential_lifetime = Some(lifetime);
+        self
+    }
+
+    /// Credentials STS issues live this long when the request names no
+    /// `DurationSeconds` (AWS: one hour); a few seconds tests expiry and refresh.
+    pub fn sts_default_duration(mut self, lifetime: Duration) -> Self {
+        self.sts_default_duration = lifetime;
         self
     }
 

@@ -981,8 +981,8 @@ pub fn answer(req: &ConverseRequest, script: &Script) -> Answer {
             )
         })
         .collect();
-    let mut text = match (&script.text, tools.is_empty()) {
-        (Some(t), _) => Some(t.clone()),
+    let mut text = match (script.reply_text(), tools.is_empty()) {
+        (Some(t), _) => Some(t),
         (None, true) => Some(if req.last_user_text.trim().is_empty() {
             "Done.".to_string()
         } else {

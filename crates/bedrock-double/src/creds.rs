@@ -253,6 +253,23 @@ pub(crate) fn imds_credentials(call: &mut Call<'_>) -> Reply {
         return plain(404, "Not Found");
     }
     let now = SystemTime::now();
+    let (pair, expires) = match call.state.config.imds_credential_lifetime {
+        None => (pair.clone(), now + Duration::from_secs(6 * 3600)),
+        Some(lifetime) => {
+            // Rotation: a new key pair per fetch, remembered (with its expiry) for SigV4.
+            let n = call.state.issued.fetch_add(1, Ordering::SeqCst) + 1;
+            let expires = now + lifetime;
+            let fresh = KeyPair {
+                access_key_id: format!("ASIADBLIMDS{n:09}"),
+                secret_access_key: format!("doubleImdsSecret/{n:023}"),
+                session_token: Some(format!("IQoJDoubleImdsToken/{role}/{n}")),
+                expires_at: Some(expires),
+                ..pair.clone()
+            };
+            lock(&call.state.dynamic_keys).insert(fresh.access_key_id.clone(), fresh.clone());
+            (fresh, expires)
+        }
+    };
     let body = json!({
         "Code": "Success",
         "LastUpdated": iso8601(now),
@@ -260,7 +277,7 @@ pub(crate) fn imds_credentials(call: &mut Call<'_>) -> Reply {
         "AccessKeyId": pair.access_key_id,
         "SecretAccessKey": pair.secret_access_key,
         "Token": pair.session_token,
-        "Expiration": iso8601(now + Duration::from_secs(6 * 3600)),
+        "Expiration": iso8601(expires),
     });
     Reply::bytes(
         200,

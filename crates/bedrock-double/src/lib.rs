@@ -197,7 +197,8 @@ impl Double {
         lock(&self.state.dynamic_keys).insert(pair.access_key_id.clone(), pair);
     }
 
-    /// Credentials issued by the STS stand-in so far.
+    /// Credentials issued so far: by the STS stand-in, and by IMDS when it rotates them
+    /// ([`DoubleConfig::imds_credential_lifetime`]); each with its `expires_at`.
     pub fn issued_credentials(&self) -> Vec<KeyPair> {
         let mut v: Vec<KeyPair> = lock(&self.state.dynamic_keys).values().cloned().collect();
         v.sort_by(|a, b| a.access_key_id.cmp(&b.access_key_id));

@@ -26,6 +26,10 @@ pub const MARKER_OPEN: &str = "[[double:";
 pub struct Script {
     /// Reply text (chat). Default: derived from the last user text.
     pub text: Option<String>,
+    /// Converse: the reply is `text` this many times, each copy numbered in front
+    /// (`[1]…[2]…`), so a large answer needs no large prompt and every piece of it is
+    /// distinct (lost or reordered chunks show). Default: once, unnumbered.
+    pub repeat: Option<usize>,
     /// Number of text deltas in a stream (default 3, fewer for short text).
     pub deltas: Option<usize>,
     /// Delay between stream events, in ms (default 0).
@@ -202,6 +206,17 @@ impl Script {
         }
     }
 
+    /// The scripted reply text, with [`Script::repeat`] applied.
+    pub fn reply_text(&self) -> Option<String> {
+        let text = self.text.as_ref()?;
+        Some(match self.repeat {
+            None => text.clone(),
+            Some(n) => (1..=n.min(1_000_000))
+                .map(|i| format!("[{i}]{text}"))
+                .collect(),
+        })
+    }
+
     pub(crate) fn http_error(&self) -> Option<AwsError> {
         self.error.as_ref().map(|e| {
             AwsError::new(
@@ -367,6 +382,15 @@ mod tests {
             .flatten()
             .unwrap_or_default();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn repeat_numbers_each_copy() {
+        let s = Script::from_json(r#"{"text": "ab", "repeat": 3}"#).unwrap_or_default();
+        assert_eq!(s.reply_text().as_deref(), Some("[1]ab[2]ab[3]ab"));
+        let once = Script::from_json(r#"{"text": "ab"}"#).unwrap_or_default();
+        assert_eq!(once.reply_text().as_deref(), Some("ab"));
+        assert_eq!(Script::default().reply_text(), None);
     }
 
     #[test]

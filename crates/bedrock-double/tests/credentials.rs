@@ -300,3 +300,92 @@ async fn imds_without_a_role() {
     );
     assert_eq!(d.last_request().map(|r| r.status), Some(404));
 }
+
+/// Short-lived credentials: IMDS rotating its instance-role keys and STS issuing keys for
+/// a few seconds. Each key pair signs Bedrock calls until its expiry and is refused with
+/// ExpiredTokenException after it, so a client's refresh can be tested in seconds.
+#[tokio::test]
+async fn short_lived_credentials_expire_and_are_refused() {
+    let lifetime = std::time::Duration::from_secs(2);
+    let d = Double::start(
+        DoubleConfig::default()
+            .imds_credential_lifetime(lifetime)
+            .sts_default_duration(lifetime),
+    )
+    .expect("start");
+    let pc = provider_config();
+    let client = imds::Client::builder()
+        .configure(&pc)
+        .endpoint(d.url())
+        .expect("endpoint")
+        .build();
+    let imds = imds::credentials::ImdsCredentialsProvider::builder()
+        .configure(&pc)
+        .imds_client(client)
+        .build();
+    let first = imds.provide_credentials().await.expect("imds credentials");
+    let second = imds.provide_credentials().await.expect("imds credentials");
+    assert_ne!(
+        first.access_key_id(),
+        second.access_key_id(),
+        "every fetch rotates the keys"
+    );
+    let expiry = first.expiry().expect("an expiry");
+    let ahead = expiry
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    assert!(ahead <= lifetime, "expires {ahead:?} from now");
+
+    let sts = AssumeRoleProvider::builder(TEST_ROLE_ARN)
+        .session_name("short")
+        .configure(&sdk_config(&d))
+        .build()
+        .await
+        .provide_credentials()
+        .await
+        .expect("assume role");
+    let call = |c: &aws_credential_types::Credentials| {
+        runtime_with(
+            &d,
+            TEST_REGION,
+            c.access_key_id(),
+            c.secret_access_key(),
+            c.session_token(),
+        )
+    };
+    for c in [&first, &sts] {
+        call(c)
+            .converse()
+            .model_id("amazon.nova-micro-v1:0")
+            .messages(user("hi"))
+            .send()
+            .await
+            .expect("valid until it expires");
+    }
+    tokio::time::sleep(lifetime + std::time::Duration::from_millis(200)).await;
+    for c in [&first, &sts] {
+        let e = call(c)
+            .converse()
+            .model_id("amazon.nova-micro-v1:0")
+            .messages(user("hi"))
+            .send()
+            .await
+            .expect_err("expired");
+        assert_eq!(
+            br::error::ProvideErrorMetadata::code(&e),
+            Some("ExpiredTokenException"),
+            "{e:?}"
+        );
+    }
+    let issued: Vec<String> = d
+        .issued_credentials()
+        .into_iter()
+        .map(|k| k.access_key_id)
+        .collect();
+    for c in [&first, &second, &sts] {
+        assert!(
+            issued.contains(&c.access_key_id().to_string()),
+            "{issued:?}"
+        );
+    }
+}
