@@ -5,10 +5,10 @@
 
 pub(crate) mod account;
 mod embedding;
-mod form;
-mod llm;
-mod model;
-mod requests;
+pub(crate) mod form;
+pub(crate) mod llm;
+pub(crate) mod model;
+pub(crate) mod requests;
 mod rerank;
 mod schema;
 mod usage;
@@ -47,7 +47,7 @@ impl Handler for AppState {
     }
 }
 
-fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginError> {
+pub(crate) fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginError> {
     de::from_value(data)
         .map_err(|e| PluginError::validation(format!("invalid {action} request: {e}")))
 }
