@@ -11,6 +11,8 @@ pub mod bedrock;
 pub mod check;
 pub(crate) mod declaration;
 pub(crate) mod error;
+#[doc(hidden)]
+pub mod internals;
 pub(crate) mod logging;
 pub(crate) mod media;
 pub mod models;

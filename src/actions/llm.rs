@@ -251,7 +251,10 @@ impl<'a> ChunkWriter<'a> {
     }
 }
 
-fn request_metadata(enabled: bool, app_id: Option<&str>) -> Option<HashMap<String, String>> {
+pub(crate) fn request_metadata(
+    enabled: bool,
+    app_id: Option<&str>,
+) -> Option<HashMap<String, String>> {
     if !enabled {
         return None;
     }

@@ -5,10 +5,10 @@
 
 pub(crate) mod account;
 mod embedding;
-mod form;
-mod llm;
-mod model;
-mod requests;
+pub(crate) mod form;
+pub(crate) mod llm;
+pub(crate) mod model;
+pub(crate) mod requests;
 mod rerank;
 mod schema;
 mod usage;
@@ -47,7 +47,7 @@ impl Handler for AppState {
     }
 }
 
-fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginError> {
+pub(crate) fn parse<T: DeserializeOwned>(action: &str, data: Value) -> Result<T, PluginError> {
     // The fields every model action shares are read through `#[serde(flatten)]`, which
     // loses their path: name the one of the wrong kind first.
     let wrong_base = [

@@ -72,7 +72,7 @@ struct Answer {
 }
 
 /// `(index in the part, score)` of an answer.
-fn parse(bytes: &[u8], documents: usize) -> Result<Vec<(usize, f64)>, PluginError> {
+pub(crate) fn parse(bytes: &[u8], documents: usize) -> Result<Vec<(usize, f64)>, PluginError> {
     let answer: Answer = serde_json::from_slice(bytes).map_err(|e| {
         PluginError::new(
             ErrorKind::ServerUnavailable,

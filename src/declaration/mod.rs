@@ -25,7 +25,7 @@ pub(crate) use provider::{ModelFiles, Provider};
 #[cfg(test)]
 pub(crate) use templates::expand_rule;
 
-mod embedded {
+pub(crate) mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 }
 

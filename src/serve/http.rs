@@ -132,11 +132,7 @@ async fn route(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBody
 
 async fn invoke(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBody> {
     let limit = server.settings.serverless.max_request_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(req.headers());
     let body = match read_body(req.into_body(), limit, declared).await {
         Ok(Some(body)) => body,
         Ok(None) => return too_large(limit),
@@ -180,13 +176,21 @@ async fn invoke(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBod
     }
 }
 
+/// The body length a request declares (`Content-Length`), when it declares a readable one.
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Past this, an oversized body is no longer read to its end before the refusal.
 const DRAIN_CAP: u64 = 64 * 1024 * 1024;
 
 /// The request body, or `None` when it is over `limit`. An oversized body is still read
 /// (and dropped, up to a cap) so that the client, still sending, reads our refusal
 /// instead of a reset connection.
-async fn read_body(
+pub(crate) async fn read_body(
     mut body: Incoming,
     limit: usize,
     declared: Option<u64>,

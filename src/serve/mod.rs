@@ -3,7 +3,7 @@
 //! debugging, `http` for serverless — each assembled from the same runtime and actions.
 //! The exit status is decided here and returned to `main`; nothing else exits.
 
-mod http;
+pub(crate) mod http;
 mod pipe;
 mod registration;
 mod stdio;

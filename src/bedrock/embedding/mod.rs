@@ -10,7 +10,7 @@
 //!
 //! Knows nothing of Dify: callers hand in inputs and get vectors back in input order.
 
-mod answer;
+pub(crate) mod answer;
 mod request;
 
 use std::sync::Arc;
