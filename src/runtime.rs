@@ -87,7 +87,7 @@ pub struct ServeOptions {
 
 /// After the grace, how long the sessions still running have to write their error and
 /// `end` before they are dropped.
-const CUT_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const CUT_WAIT: Duration = Duration::from_secs(2);
 
 /// The longest refusal text kept, and how long to wait for the rest of it.
 const MAX_REFUSAL_BYTES: u64 = 64 * 1024;
@@ -242,7 +242,7 @@ async fn handle_line<H: Handler>(
         return;
     }
     match wire::parse_request(&line) {
-        Ok(request) => run_session_until(request, handler, writer, idle_timeout, Some(cut)).await,
+        Ok(request) => run_session(request, handler, writer, idle_timeout, Some(cut)).await,
         Err(LineError::Unroutable(message)) => {
             tracing::warn!("{message}");
             let _ = writer.send(wire::top_error_line(&message)).await;
@@ -257,18 +257,9 @@ async fn handle_line<H: Handler>(
 }
 
 /// Runs one session to its single `end`; a session that sends nothing for
-/// `idle_timeout` is stopped and ended with an error.
+/// `idle_timeout` is stopped and ended with an error, and so is one still running when
+/// `cut` turns true (the shutdown grace is over).
 pub async fn run_session<H: Handler>(
-    request: wire::Request,
-    handler: Arc<H>,
-    writer: Writer,
-    idle_timeout: Duration,
-) {
-    run_session_until(request, handler, writer, idle_timeout, None).await
-}
-
-/// [`run_session`], also ended with an error when `cut` turns true (shutdown).
-async fn run_session_until<H: Handler>(
     request: wire::Request,
     handler: Arc<H>,
     writer: Writer,

@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use super::{async_runtime, catalog, log_notes, stop_signals, wait_for_signal};
 use crate::actions::AppState;
@@ -37,6 +37,9 @@ struct Server {
     settings: Settings,
     /// At most MAX_WORKER sessions at once; later requests wait for a slot.
     slots: Arc<Semaphore>,
+    /// Turned true when the shutdown grace is over: sessions still running end with an
+    /// error.
+    cut: watch::Sender<bool>,
 }
 
 pub fn run(settings: Settings) -> ExitCode {
@@ -64,6 +67,7 @@ pub fn run(settings: Settings) -> ExitCode {
         let server = Arc::new(Server {
             state: Arc::new(AppState::new(catalog, settings.network.clone())),
             slots: Arc::new(Semaphore::new(settings.max_workers.max(1))),
+            cut: watch::channel(false).0,
             settings,
         });
         serve(listener, server).await;
@@ -110,11 +114,13 @@ async fn serve(listener: TcpListener, server: Arc<Server>) {
     drop(listener);
     let grace = server.settings.shutdown_grace;
     tracing::info!("stopping: letting the responses in flight finish (at most {grace:?})");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let shutdown = graceful.shutdown();
+    tokio::pin!(shutdown);
+    if tokio::time::timeout(grace, &mut shutdown).await.is_err() {
         tracing::warn!("responses still running after {grace:?}; stopping them");
+        // Each gets its error and `end` before its response is closed.
+        let _ = server.cut.send(true);
+        let _ = tokio::time::timeout(runtime::CUT_WAIT, &mut shutdown).await;
     }
 }
 
@@ -160,8 +166,9 @@ async fn invoke(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBod
             let (writer, lines) = Writer::channel(server.settings.serverless_max_line);
             let handler = server.state.clone();
             let idle = server.settings.max_request_timeout;
+            let cut = server.cut.subscribe();
             tokio::spawn(async move {
-                runtime::run_session(request, handler, writer, idle).await;
+                runtime::run_session(request, handler, writer, idle, Some(cut)).await;
                 drop(slot);
             });
             stream(lines)
