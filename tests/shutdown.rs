@@ -8,7 +8,8 @@
 //!
 //! Here: a long stream in flight at stdin EOF and at SIGTERM (stdio and remote
 //! debugging) finishes within the shutdown grace; one that outlasts the grace gets an
-//! error and its `end` before the process exits; and a plugin whose parent dies while a
+//! error and its `end` before the process exits (stdio, remote debugging, serverless);
+//! and a plugin whose parent dies while a
 //! stream is in flight exits without waiting for it. Upper bounds on time are generous.
 
 mod support;
@@ -212,4 +213,47 @@ fn dir() -> std::path::PathBuf {
         .join(format!("shutdown-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+#[test]
+fn a_serverless_stream_past_the_grace_at_sigterm_gets_error_and_end() {
+    let d = double();
+    let mut p = Plugin::start_over(
+        Transport::Http,
+        &[("DIFY_BEDROCK_SHUTDOWN_GRACE_MS", "1000")],
+    );
+    let addr = p.http_addr();
+    let line = support::envelope(
+        "s-past-grace",
+        "invoke_llm",
+        slow_stream(&d, &"word ".repeat(40), 40, 250),
+    )
+    .to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        support::http::post_invoke_streaming(addr, &line, |_| {
+            let _ = tx.send(());
+        })
+    });
+    rx.recv_timeout(SECS(20)).expect("the stream started");
+    let t = Instant::now();
+    sigterm(p.pid());
+    let exit = p.wait_exit(SECS(30)).expect("exits after the grace");
+    assert!(exit.success(), "{exit:?}");
+    assert!(t.elapsed() < SECS(9), "waited {:?}", t.elapsed());
+    let r = client.join().expect("thread").expect("an answer");
+    let lines: Vec<serde_json::Value> = r
+        .body
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["data"]["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().rev().take(2).collect::<Vec<_>>(),
+        [&"end", &"error"],
+        "{kinds:?}"
+    );
 }
