@@ -53,7 +53,7 @@ pub fn run(settings: Settings) -> ExitCode {
     };
     let address = format!("{}:{}", settings.serverless.host, settings.serverless.port);
     let code = rt.block_on(async {
-        let listener = match TcpListener::bind(&address).await {
+        let listener = match listen(&address).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("dify-bedrock: cannot listen on {address}: {e}");
@@ -75,6 +75,32 @@ pub fn run(settings: Settings) -> ExitCode {
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+/// Pending connections the kernel may queue for us: the daemon opens one per session, so
+/// a burst of sessions is a burst of connections, which a short queue answers with resets
+/// (tokio's default is 1024; the kernel caps it at net.core.somaxconn).
+const BACKLOG: u32 = 8192;
+
+/// Listens on `address` (host:port) with [`BACKLOG`].
+async fn listen(address: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As TcpListener::bind: a restart may bind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    }))
 }
 
 /// Accepts connections until SIGTERM or SIGINT, then waits for the responses in flight
