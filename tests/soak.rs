@@ -295,19 +295,22 @@ fn plan(index: usize, rng: &mut Rng, tenants: &[Tenant], size: &Size, embeds: &m
     let fault = if !faulted {
         Fault::None
     } else {
-        match (kind, rng.below(10)) {
-            (Kind::Validate, _) => Fault::BrokenModel,
-            (_, 0 | 1 | 2 | 3) => rng.pick(&HTTP_FAULTS).clone(),
-            (Kind::Stream, 4 | 5) => {
+        let roll = rng.below(10);
+        let stall = |rng: &mut Rng| Fault::Stall(1 + rng.below(2) as usize, 50 + rng.below(450));
+        match kind {
+            Kind::Validate => Fault::BrokenModel,
+            _ if roll < 4 => rng.pick(&HTTP_FAULTS).clone(),
+            Kind::Stream if roll < 6 => {
                 let (kind, error) = *rng.pick(&STREAM_EXCEPTIONS);
                 Fault::Exception(1 + rng.below(3) as usize, kind, error)
             }
-            (Kind::Stream, 6 | 7) => Fault::Drop(1 + rng.below(3) as usize),
-            (Kind::Blocking | Kind::Embedding | Kind::Rerank, 4 | 5 | 6) => Fault::Drop(0),
-            (Kind::Stream, 8) if size.long_stalls => {
-                Fault::LongStall(1, (idle_timeout_secs(size) + 2) * 1000)
+            Kind::Stream if roll < 8 => Fault::Drop(1 + rng.below(3) as usize),
+            Kind::Stream if roll == 8 && size.long_stalls => {
+                Fault::LongStall(1, 2 * idle_timeout_secs(size) * 1000)
             }
-            _ => Fault::Stall(1 + rng.below(2) as usize, 50 + rng.below(450)),
+            Kind::Stream => stall(rng),
+            _ if roll < 7 => Fault::Drop(0),
+            _ => stall(rng),
         }
     };
     let mut script = fault.marker().unwrap_or_else(|| json!({}));
