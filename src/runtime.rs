@@ -85,6 +85,10 @@ pub struct ServeOptions {
     pub plain_text_is_refusal: bool,
 }
 
+/// After the grace, how long the sessions still running have to write their error and
+/// `end` before they are dropped.
+pub(crate) const CUT_WAIT: Duration = Duration::from_secs(2);
+
 /// The longest refusal text kept, and how long to wait for the rest of it.
 const MAX_REFUSAL_BYTES: u64 = 64 * 1024;
 const REFUSAL_WAIT: Duration = Duration::from_secs(2);
@@ -124,6 +128,8 @@ pub async fn serve_lines<R: AsyncRead + Unpin, H: Handler>(
     let (max_workers, grace) = (options.max_workers.max(1), options.grace);
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     let mut sessions: JoinSet<()> = JoinSet::new();
+    // Fired when the grace is over: each session still running ends with an error.
+    let (cut, cut_rx) = watch::channel(false);
     // Kept across iterations: `read_until` may be interrupted by another select branch
     // after appending part of a line, and resumes where it stopped.
     let mut buf: Vec<u8> = Vec::new();
@@ -150,7 +156,8 @@ pub async fn serve_lines<R: AsyncRead + Unpin, H: Handler>(
                     let handler = handler.clone();
                     let writer = writer.clone();
                     let idle = options.idle_timeout;
-                    sessions.spawn(async move { handle_line(line, handler, writer, idle).await });
+                    let cut = cut_rx.clone();
+                    sessions.spawn(async move { handle_line(line, handler, writer, idle, cut).await });
                 }
                 Err(e) => {
                     tracing::error!("reading requests failed: {e}");
@@ -187,6 +194,15 @@ pub async fn serve_lines<R: AsyncRead + Unpin, H: Handler>(
                 "{} sessions still running after {grace:?}; stopping them",
                 sessions.len()
             );
+            // While the answers are still read, each gets its error and `end`: the daemon
+            // would otherwise wait for them.
+            if drained.is_err() {
+                let _ = cut.send(true);
+                let _ = tokio::time::timeout(CUT_WAIT, async {
+                    while sessions.join_next().await.is_some() {}
+                })
+                .await;
+            }
             sessions.abort_all();
         }
     }
@@ -224,6 +240,7 @@ async fn handle_line<H: Handler>(
     handler: Arc<H>,
     writer: Writer,
     idle_timeout: Duration,
+    cut: watch::Receiver<bool>,
 ) {
     while matches!(line.last(), Some(b'\n' | b'\r')) {
         line.pop();
@@ -232,7 +249,7 @@ async fn handle_line<H: Handler>(
         return;
     }
     match wire::parse_request(&line) {
-        Ok(request) => run_session(request, handler, writer, idle_timeout).await,
+        Ok(request) => run_session(request, handler, writer, idle_timeout, Some(cut)).await,
         Err(LineError::Unroutable(message)) => {
             tracing::warn!("{message}");
             let _ = writer.send(wire::top_error_line(&message)).await;
@@ -247,12 +264,14 @@ async fn handle_line<H: Handler>(
 }
 
 /// Runs one session to its single `end`; a session that sends nothing for
-/// `idle_timeout` is stopped and ended with an error.
+/// `idle_timeout` is stopped and ended with an error, and so is one still running when
+/// `cut` turns true (the shutdown grace is over).
 pub async fn run_session<H: Handler>(
     request: wire::Request,
     handler: Arc<H>,
     writer: Writer,
     idle_timeout: Duration,
+    cut: Option<watch::Receiver<bool>>,
 ) {
     let session_id = request.session_id.clone();
     let action = request.action.clone();
@@ -262,21 +281,40 @@ pub async fn run_session<H: Handler>(
     // should not keep room for the work's whole state machine as well.
     let work = Box::pin(async move { handler.handle(request, sink).await });
     supervise(&session_id, &action, &writer, work, |spawned| {
-        until_idle(spawned, activity, idle_timeout)
+        until_idle(spawned, activity, idle_timeout, cut)
     })
     .await;
 }
 
-/// Waits for `task`, unless nothing was sent for `idle` since the last item.
+/// Returns once `cut` is true; never without one (or once its sender is gone).
+async fn cut_fired(cut: &mut Option<watch::Receiver<bool>>) {
+    if let Some(rx) = cut
+        && rx.wait_for(|v| *v).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending::<()>().await
+}
+
+/// Waits for `task`, unless nothing was sent for `idle` since the last item, or the
+/// shutdown grace is over (`cut`).
 async fn until_idle(
     mut task: tokio::task::JoinHandle<Result<(), PluginError>>,
     activity: crate::session::Activity,
     idle: Duration,
+    mut cut: Option<watch::Receiver<bool>>,
 ) -> Result<Result<(), PluginError>, tokio::task::JoinError> {
     loop {
         let deadline = activity.last() + idle;
         tokio::select! {
             done = &mut task => return done,
+            _ = cut_fired(&mut cut) => {
+                task.abort();
+                return Ok(Err(PluginError::new(
+                    ErrorKind::ServerUnavailable,
+                    "the plugin is shutting down and stopped this request before it finished (DIFY_BEDROCK_SHUTDOWN_GRACE_MS)",
+                )));
+            }
             _ = tokio::time::sleep_until(deadline.into()) => {
                 if Instant::now() >= activity.last() + idle {
                     task.abort();
@@ -362,7 +400,7 @@ mod tests {
             Ok(())
         };
         supervise("slow", "invoke_llm", &writer, work, |t| {
-            until_idle(t, activity, Duration::from_millis(200))
+            until_idle(t, activity, Duration::from_millis(200), None)
         })
         .await;
         writer.close().await;

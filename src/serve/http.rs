@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use super::{async_runtime, catalog, log_notes, stop_signals, wait_for_signal};
 use crate::actions::AppState;
@@ -37,6 +37,9 @@ struct Server {
     settings: Settings,
     /// At most MAX_WORKER sessions at once; later requests wait for a slot.
     slots: Arc<Semaphore>,
+    /// Turned true when the shutdown grace is over: sessions still running end with an
+    /// error.
+    cut: watch::Sender<bool>,
 }
 
 pub fn run(settings: Settings) -> ExitCode {
@@ -50,7 +53,7 @@ pub fn run(settings: Settings) -> ExitCode {
     };
     let address = format!("{}:{}", settings.serverless.host, settings.serverless.port);
     let code = rt.block_on(async {
-        let listener = match TcpListener::bind(&address).await {
+        let listener = match listen(&address).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("dify-bedrock: cannot listen on {address}: {e}");
@@ -64,6 +67,7 @@ pub fn run(settings: Settings) -> ExitCode {
         let server = Arc::new(Server {
             state: Arc::new(AppState::new(catalog, settings.network.clone())),
             slots: Arc::new(Semaphore::new(settings.max_workers.max(1))),
+            cut: watch::channel(false).0,
             settings,
         });
         serve(listener, server).await;
@@ -71,6 +75,32 @@ pub fn run(settings: Settings) -> ExitCode {
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     code
+}
+
+/// Pending connections the kernel may queue for us: the daemon opens one per session, so
+/// a burst of sessions is a burst of connections, which a short queue answers with resets
+/// (tokio's default is 1024; the kernel caps it at net.core.somaxconn).
+const BACKLOG: u32 = 8192;
+
+/// Listens on `address` (host:port) with [`BACKLOG`].
+async fn listen(address: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As TcpListener::bind: a restart may bind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+    }))
 }
 
 /// Accepts connections until SIGTERM or SIGINT, then waits for the responses in flight
@@ -110,11 +140,13 @@ async fn serve(listener: TcpListener, server: Arc<Server>) {
     drop(listener);
     let grace = server.settings.shutdown_grace;
     tracing::info!("stopping: letting the responses in flight finish (at most {grace:?})");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let shutdown = graceful.shutdown();
+    tokio::pin!(shutdown);
+    if tokio::time::timeout(grace, &mut shutdown).await.is_err() {
         tracing::warn!("responses still running after {grace:?}; stopping them");
+        // Each gets its error and `end` before its response is closed.
+        let _ = server.cut.send(true);
+        let _ = tokio::time::timeout(runtime::CUT_WAIT, &mut shutdown).await;
     }
 }
 
@@ -156,8 +188,9 @@ async fn invoke(req: Request<Incoming>, server: Arc<Server>) -> Response<HttpBod
             let (writer, lines) = Writer::channel(server.settings.serverless_max_line);
             let handler = server.state.clone();
             let idle = server.settings.max_request_timeout;
+            let cut = server.cut.subscribe();
             tokio::spawn(async move {
-                runtime::run_session(request, handler, writer, idle).await;
+                runtime::run_session(request, handler, writer, idle, Some(cut)).await;
                 drop(slot);
             });
             stream(lines)

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod daemon_rules;
 pub mod http;
 pub mod proxy;
+pub mod soak;
 pub mod tls;
 
 use std::collections::{HashMap, HashSet};
