@@ -191,7 +191,7 @@ pub async fn run_session(
     writer: Writer,
     idle_timeout: std::time::Duration,
 ) {
-    runtime::run_session(request, state.0.clone(), writer, idle_timeout).await
+    runtime::run_session(request, state.0.clone(), writer, idle_timeout, None).await
 }
 
 /// The runtime's line framing over any byte stream: stdio's, and the remote-debugging

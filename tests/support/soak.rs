@@ -51,11 +51,6 @@ impl Plugin {
             .cloned()
             .collect()
     }
-
-    /// Whether the process is still running (not exited, not a zombie).
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
 }
 
 /// A field of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`).
