@@ -287,7 +287,7 @@ pub async fn run_sdk_cell(
     }
     let pid = std::process::id();
     let offset = double.log_offset();
-    let cpu_before = CpuSnapshot::take(pid);
+    let cpu_before = CpuSnapshot::take_own(pid);
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + limit;
     let samples = drive(cell, deadline, move |_| {
@@ -296,7 +296,7 @@ pub async fn run_sdk_cell(
     })
     .await;
     run.wall = started.elapsed();
-    run.cpu = Some(cpu_before.until(&CpuSnapshot::take(pid)));
+    run.cpu = Some(cpu_before.until(&CpuSnapshot::take_own(pid)));
     run.upstream = double.upstream_since(offset, "ConverseStream");
     tally(&mut run, samples, limit);
     run

@@ -15,7 +15,7 @@ mod report;
 mod startup;
 mod stats;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,16 +25,21 @@ use plugin::Launch;
 
 const USAGE: &str = "usage: cargo run --release -p bench-harness -- [options]
 
-  --write FILE        write the report to FILE (BENCHMARKS.md) and the charts to docs/benchmarks/
-  --smoke             a tiny matrix in seconds (concurrency 1 and 4, few requests, one run)
+  --write FILE        write the report to FILE (BENCHMARKS.md) and the chart to
+                      docs/benchmarks/ beside it
+  --smoke             a tiny matrix in seconds (concurrency 1 and 4, few requests, one run);
+                      writes to target/bench-smoke/ unless --write is given, and fails if
+                      any request failed (nothing about speed)
   --runs N            runs per cell; figures are medians over runs (default 3)
   --only LIST         only these sections: startup, embedding, chat (comma-separated)
+  --concurrency LIST  only these chat cells' streams in flight (e.g. 1,128)
+  --delays LIST       only these chat cells' milliseconds between deltas (e.g. 0)
   --no-python         skip the Python plugin
   --debug             measure debug builds (faster to build; figures are not representative)
   --cell-timeout S    time limit of one cell of one target, in seconds (default 180)
   --texts N           texts per embedding scenario (default 4000)
 
-Without --write the report is printed. Nothing is asserted about speed.";
+Without --write (and without --smoke) the report is printed. Nothing is asserted about speed.";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -46,6 +51,8 @@ pub struct Options {
     pub release: bool,
     pub cell_timeout: Duration,
     pub texts: usize,
+    pub concurrency: Option<Vec<usize>>,
+    pub delays: Option<Vec<u64>>,
     pub command: String,
 }
 
@@ -59,6 +66,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         release: true,
         cell_timeout: Duration::from_secs(180),
         texts: 4000,
+        concurrency: None,
+        delays: None,
         command: String::new(),
     };
     let (mut runs, mut timeout, mut texts) = (None, None, None);
@@ -80,6 +89,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     return Err(format!("unknown section: {bad}"));
                 }
             }
+            "--concurrency" => o.concurrency = Some(list(&value()?)?),
+            "--delays" => o.delays = Some(list(&value()?)?),
             "--no-python" => o.python = false,
             "--debug" => o.release = false,
             "--cell-timeout" => timeout = Some(Duration::from_secs(number(value()?)?.max(1))),
@@ -102,33 +113,50 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
+fn list<T: std::str::FromStr>(v: &str) -> Result<Vec<T>, String> {
+    v.split(',')
+        .map(|x| x.trim().parse().map_err(|_| format!("not a number: {x}")))
+        .collect()
+}
+
 /// The chat matrix: answers of `deltas` chunks, at each delay and concurrency.
 pub struct Matrix {
     pub deltas: usize,
     pub cells: Vec<Cell>,
 }
 
-fn matrix(smoke: bool) -> Matrix {
+fn matrix(o: &Options) -> Matrix {
     let mut cells = Vec::new();
-    let concurrency: &[usize] = if smoke { &[1, 4] } else { &[1, 16, 128, 1024] };
-    for delay_ms in [0, 20] {
-        for &c in concurrency {
-            // Back to back, enough requests for stable percentiles; with 20 ms between
-            // deltas an answer takes about a second, so fewer.
-            let requests = match (smoke, delay_ms) {
-                (true, 0) => 20,
-                (true, _) => c,
-                (false, 0) => (2 * c).max(200),
-                (false, _) => (2 * c).max(10),
-            };
+    let concurrency: Vec<usize> = match &o.concurrency {
+        Some(c) => c.clone(),
+        None if o.smoke => vec![1, 4],
+        None => vec![1, 16, 128, 1024],
+    };
+    let delays = o.delays.clone().unwrap_or(vec![0, 20]);
+    for &delay_ms in &delays {
+        for &c in &concurrency {
             cells.push(Cell {
                 delay_ms,
                 concurrency: c,
-                requests,
+                requests: requests(o.smoke, delay_ms, c),
             });
         }
     }
     Matrix { deltas: 50, cells }
+}
+
+/// Requests per cell. Back to back: enough for stable percentiles (at least 200, or four
+/// per slot). With a pause between deltas an answer takes about a second, so two per slot
+/// and at least 10. At 1,024 streams one wave: every slot sends one request and all are
+/// in flight together (the memory figure), which also bounds the Python plugin's time.
+fn requests(smoke: bool, delay_ms: u64, c: usize) -> usize {
+    match (smoke, delay_ms) {
+        (true, 0) => c.max(20),
+        (true, _) => c,
+        (false, _) if c >= 1024 => c,
+        (false, 0) => (4 * c).max(200),
+        (false, _) => (2 * c).max(10),
+    }
 }
 
 /// Everything one run of the harness measured.
@@ -238,7 +266,7 @@ async fn run(options: Options) -> Result<(), String> {
     )?;
     say(format!("the double listens at {}", double.url));
 
-    let m = matrix(options.smoke);
+    let m = matrix(&options);
     let mut results = Results {
         date: today(),
         commit: prepare::commit(&paths),
@@ -373,23 +401,33 @@ async fn run(options: Options) -> Result<(), String> {
     drop(double);
 
     let text = report::markdown(&results, &paths);
-    match &options.write {
+    let out = match (&options.write, options.smoke) {
+        (Some(file), _) => Some(if file.is_absolute() {
+            file.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(file))
+                .unwrap_or(file.clone())
+        }),
+        // The smoke run writes too, so that the report and the chart are exercised.
+        (None, true) => Some(paths.target.join("bench-smoke/BENCHMARKS.md")),
+        (None, false) => None,
+    };
+    match out {
         Some(file) => {
-            let file = if file.is_absolute() {
-                file.clone()
-            } else {
-                std::env::current_dir()
-                    .map(|d| d.join(file))
-                    .unwrap_or(file.clone())
-            };
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
             if wants("chat") {
-                let dir = paths.root.join("docs/benchmarks");
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-                let svg = dir.join("chat.svg");
-                chart::chat(&results, &svg)?;
-                say(format!("wrote {}", svg.display()));
+                // Where the report's link (docs/benchmarks/chat.svg) points.
+                let charts = dir.join(report::CHART);
+                if let Some(parent) = charts.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                }
+                chart::chat(&results, &charts)?;
+                say(format!("wrote {}", charts.display()));
             }
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             std::fs::write(&file, text)
                 .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
             say(format!("wrote {}", file.display()));
@@ -397,7 +435,54 @@ async fn run(options: Options) -> Result<(), String> {
         None => println!("{text}"),
     }
     say(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
+    if options.smoke {
+        let problems = problems(&results);
+        if !problems.is_empty() {
+            return Err(format!(
+                "the smoke run found {} problem(s):\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            ));
+        }
+    }
     Ok(())
+}
+
+/// What went wrong in a run, whatever the speed: a plugin that did not start, a request
+/// that failed or went unanswered, a wrong count. The smoke run fails on any of these.
+fn problems(r: &Results) -> Vec<String> {
+    let mut out = Vec::new();
+    for (t, s) in &r.startup {
+        if let Some(p) = &s.problem {
+            out.push(format!("start-up, {}: {p}", t.label()));
+        }
+    }
+    for (s, t, runs) in &r.embedding {
+        for run in runs {
+            if let Some(p) = &run.problem {
+                out.push(format!(
+                    "embedding {} ({}), {}: {p}",
+                    s.model,
+                    s.in_flight,
+                    t.label()
+                ));
+            }
+        }
+    }
+    for (c, t, runs) in &r.chat {
+        for run in runs {
+            if !run.complete() {
+                out.push(format!(
+                    "chat {} ms × {} streams, {}: {}",
+                    c.delay_ms,
+                    c.concurrency,
+                    t.label(),
+                    report::run_summary(run)
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Today's date (UTC), from the clock: days since the epoch to a civil date.
@@ -421,13 +506,31 @@ fn today() -> String {
 
 #[cfg(test)]
 mod tests {
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn smoke_matrix_is_small() {
-        let m = super::matrix(true);
+        let o = super::parse(&args(&["--smoke"])).unwrap();
+        let m = super::matrix(&o);
+        assert_eq!(m.cells.len(), 4);
         assert!(
             m.cells
                 .iter()
                 .all(|c| c.concurrency <= 4 && c.requests <= 20)
         );
+    }
+
+    #[test]
+    fn cells_can_be_chosen() {
+        let o = super::parse(&args(&["--concurrency", "1,128", "--delays", "0"])).unwrap();
+        let cells: Vec<(u64, usize)> = super::matrix(&o)
+            .cells
+            .iter()
+            .map(|c| (c.delay_ms, c.concurrency))
+            .collect();
+        assert_eq!(cells, [(0, 1), (0, 128)]);
+        assert!(super::parse(&args(&["--delays", "x"])).is_err());
     }
 }

@@ -68,9 +68,10 @@ struct Line<'a> {
     data: Option<SessionData>,
 }
 
+/// A session event's `data`; other events' (`heartbeat`'s `{}`, a log's) have no type.
 #[derive(Deserialize)]
 struct SessionData {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     kind: String,
     data: Option<Payload>,
 }

@@ -1,5 +1,6 @@
-//! What Linux tells about a process and the machine: CPU time, resident memory, and
-//! the facts a benchmark names (CPU model, cores, memory, load average).
+//! What Linux tells about a process and the machine: CPU time (its own and its
+//! children's), resident memory, and the facts a benchmark names (CPU model, cores,
+//! memory, load average).
 
 use std::time::Duration;
 
@@ -10,14 +11,28 @@ use std::time::Duration;
 pub struct CpuSnapshot {
     /// Run time per thread id, in nanoseconds.
     threads: Vec<(u32, u64)>,
-    /// utime + stime of the whole process, in ticks (1/100 s on Linux).
+    /// utime + stime of the whole process, plus cutime + cstime (children it waited
+    /// for) and utime + stime of the descendants still running, in ticks (1/100 s).
     ticks: u64,
+    /// Descendant processes seen (their time is only in `ticks`).
+    children: usize,
 }
 
 const TICK: Duration = Duration::from_millis(10);
 
 impl CpuSnapshot {
+    /// The process and its descendants (a plugin, whatever it spawns).
     pub fn take(pid: u32) -> CpuSnapshot {
+        Self::snapshot(pid, true)
+    }
+
+    /// The process alone: the harness itself, whose children (the double, plugins) are
+    /// not what is measured.
+    pub fn take_own(pid: u32) -> CpuSnapshot {
+        Self::snapshot(pid, false)
+    }
+
+    fn snapshot(pid: u32, with_children: bool) -> CpuSnapshot {
         let mut threads = Vec::new();
         if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
             for entry in dir.flatten() {
@@ -32,15 +47,27 @@ impl CpuSnapshot {
                 }
             }
         }
+        let children = if with_children {
+            descendants(pid)
+        } else {
+            Vec::new()
+        };
+        let ticks = stat_ticks(pid, with_children).unwrap_or(0)
+            + children
+                .iter()
+                .filter_map(|c| stat_ticks(*c, true))
+                .sum::<u64>();
         CpuSnapshot {
             threads,
-            ticks: stat_ticks(pid).unwrap_or(0),
+            ticks,
+            children: children.len(),
         }
     }
 
     /// CPU used between `self` and `later`. The nanosecond figure is used unless a thread
-    /// seen in `self` is gone from `later` (its last slice would be lost) or it disagrees
-    /// with the tick count by more than the ticks' own error; then the ticks are used.
+    /// seen in `self` is gone from `later` (its last slice would be lost), the process has
+    /// children (their time is only in the ticks), or it disagrees with the tick count by
+    /// more than the ticks' own error; then the ticks are used.
     pub fn until(&self, later: &CpuSnapshot) -> Duration {
         let ticks = Duration::from_millis(later.ticks.saturating_sub(self.ticks) * 10);
         let mut ns: u64 = 0;
@@ -58,7 +85,8 @@ impl CpuSnapshot {
             .any(|(tid, _)| !later.threads.iter().any(|(t, _)| t == tid));
         let precise = Duration::from_nanos(ns);
         let gap = precise.abs_diff(ticks);
-        if lost || later.threads.is_empty() || gap > TICK * 2 + ticks / 20 {
+        let with_children = self.children > 0 || later.children > 0;
+        if lost || with_children || later.threads.is_empty() || gap > TICK * 2 + ticks / 20 {
             ticks
         } else {
             precise
@@ -66,15 +94,56 @@ impl CpuSnapshot {
     }
 }
 
-fn stat_ticks(pid: u32) -> Option<u64> {
+fn stat_ticks(pid: u32, with_children: bool) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    // utime, stime, cutime and cstime are fields 14 to 17 of the line, 12 to 15 after
+    // the name: the process's own time and that of the children it waited for.
+    fields
+        .get(11..if with_children { 15 } else { 13 })?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+/// The process's descendants now running: children, their children, and so on.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let ppid = std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')?
+                        .1
+                        .split_whitespace()
+                        .nth(1)?
+                        .parse()
+                        .ok()
+                });
+            if let Some(ppid) = ppid {
+                parents.push((p, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (child, _) in parents.iter().filter(|(_, pp)| *pp == parent) {
+            out.push(*child);
+            frontier.push(*child);
+        }
+    }
+    out
 }
 
 /// A `/proc/PID/status` memory field (`VmRSS`, `VmHWM`), in KiB.

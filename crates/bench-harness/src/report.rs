@@ -11,6 +11,8 @@ use crate::stats::{self, median};
 use crate::{Results, startup::Startup};
 
 const NOTES: &str = "benches/notes.md";
+/// The chart, relative to the report.
+pub const CHART: &str = "docs/benchmarks/chat.svg";
 
 fn num(x: Option<f64>, decimals: usize) -> String {
     match x {
@@ -171,6 +173,16 @@ fn per_stream(runs: &[CellRun], concurrency: usize) -> Option<f64> {
     )
 }
 
+/// The command that measures one part of the matrix (with the run's build profile).
+fn command(r: &Results, args: &str) -> String {
+    let base = if r.release {
+        "cargo run --release -p bench-harness --"
+    } else {
+        "cargo run -p bench-harness -- --debug"
+    };
+    format!("`{base} {args}`")
+}
+
 fn targets_section(out: &mut String, r: &Results) {
     let _ = writeln!(out, "## Issue 16's targets\n");
     let _ = writeln!(
@@ -179,11 +191,12 @@ fn targets_section(out: &mut String, r: &Results) {
          plugin's in the same run, for scale. CPU per chunk includes the request's own cost \
          (the whole process's CPU over the cell, divided by the chunks it sent). Added latency is \
          the plugin's p99 to the first chunk minus the AWS SDK's p99 reading the same streams \
-         directly, in the same run.\n"
+         directly, in the same run. Each row's command measures just that cell (all three \
+         side by side); the figures here come from the full run.\n"
     );
     let _ = writeln!(
         out,
-        "| target | where | dify-bedrock | Python plugin | verdict |\n| --- | --- | --- | --- | --- |"
+        "| target | where | dify-bedrock | Python plugin | verdict | command |\n| --- | --- | ---: | ---: | --- | --- |"
     );
     let cpu_cells = [
         (0, 1, "1 stream, back to back"),
@@ -196,10 +209,11 @@ fn targets_section(out: &mut String, r: &Results) {
         let py = med(runs(r, &cell, Target::Python), CellRun::cpu_per_chunk_us);
         let _ = writeln!(
             out,
-            "| ≤ 10 µs plugin CPU per streamed chunk | {label} | {} µs | {} µs | {} |",
+            "| ≤ 10 µs plugin CPU per streamed chunk | {label} | {} µs | {} µs | {} | {} |",
             num(p, 1),
             num(py, 1),
-            verdict(p, 10.0)
+            verdict(p, 10.0),
+            command(r, &format!("--only chat --delays {d} --concurrency {c}"))
         );
     }
     for (c, limit) in [(1, 1.0), (128, 5.0)] {
@@ -210,15 +224,17 @@ fn targets_section(out: &mut String, r: &Results) {
         let py = paired(runs(r, &cell, Target::Python), sdk, p99, |a, b| a - b);
         let _ = writeln!(
             out,
-            "| added latency to the first chunk ≤ {limit} ms at p99 | {c} stream{}, back to back | {} ms | {} ms | {} |",
+            "| added latency to the first chunk ≤ {limit} ms at p99 | {c} stream{}, back to back | {} ms | {} ms | {} | {} |",
             if c == 1 { "" } else { "s" },
             num(p, 2),
             num(py, 2),
-            verdict(p, limit)
+            verdict(p, limit),
+            command(r, &format!("--only chat --delays 0 --concurrency {c}"))
         );
     }
-    // Memory: the worse of the two delays, since with 20 ms between deltas every stream
-    // is open for about a second and with none they are shorter but more are opening.
+    // Memory: the worse of the two delays. With 20 ms between deltas every stream is
+    // open for about a second, so all 1,024 are in flight together; back to back they
+    // are shorter and some may end before the last ones start.
     let mut worst: (Option<f64>, Option<f64>) = (None, None);
     let mut wheres = Vec::new();
     for d in [0, 20] {
@@ -234,11 +250,35 @@ fn targets_section(out: &mut String, r: &Results) {
     if !wheres.is_empty() {
         let _ = writeln!(
             out,
-            "| ≤ 64 KiB per in-flight stream (1,024 streams within 64 MiB above idle) | 1,024 streams, the worse of the two delays ({}) | {} KiB | {} KiB | {} |",
+            "| ≤ 64 KiB per in-flight stream (1,024 streams within 64 MiB above idle) | 1,024 streams, the worse of the two delays ({}) | {} KiB | {} KiB | {} | {} |",
             wheres.join(", "),
             num(worst.0, 1),
             num(worst.1, 1),
-            verdict(worst.0, 64.0)
+            verdict(worst.0, 64.0),
+            command(r, "--only chat --concurrency 1024")
+        );
+    }
+    // Embedding: no number to meet; CPU per vector shows how much of the throughput the
+    // plugin could limit.
+    for model in ["amazon.titan-embed-text-v2:0", "cohere.embed-english-v3"] {
+        let per_vector = |t: Target| {
+            median(
+                r.embedding
+                    .iter()
+                    .filter(|(s, x, _)| s.model == model && *x == t)
+                    .flat_map(|(_, _, runs)| runs.iter().map(EmbedRun::cpu_per_vector_ms)),
+            )
+        };
+        let (p, py) = (per_vector(Target::Plugin), per_vector(Target::Python));
+        if p.is_none() && py.is_none() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "| embedding throughput limited by the upstream: CPU per vector | `{model}`, all scenarios | {} ms | {} ms | reported (no number set) | {} |",
+            num(p, 3),
+            num(py, 3),
+            command(r, "--only embedding")
         );
     }
     let _ = writeln!(out);
@@ -547,6 +587,12 @@ fn method_section(out: &mut String, r: &Results) {
          - **Upstream connections per request**: distinct connection ids in the double's log for \
          the cell's ConverseStream calls, divided by the calls: 1.0 means a new TCP connection \
          for every request.\n\
+         - **Requests per cell** (the caps keep a full run near 15 minutes): back to back, four \
+         per stream in flight and at least 200; with 20 ms between deltas (an answer takes about \
+         a second), two per stream and at least 10; at 1,024 streams one wave of 1,024 requests, \
+         all in flight together, for every target alike. The Python plugin is the slow one \
+         there: a cell that does not finish within the time limit is reported as timed out \
+         rather than waited for.\n\
          - **Runs**: {} per cell; each figure is the median over the runs that completed. A \
          cell whose time ran out ({} s per target) or that had errors says so in its last \
          column, and its figures are left out.\n\
@@ -559,18 +605,39 @@ fn method_section(out: &mut String, r: &Results) {
     );
 }
 
+/// The "## Profile notes" section of benches/notes.md, heading included, up to the next
+/// level-2 heading or the end: copied verbatim.
+fn profile_notes(notes: &str) -> Option<&str> {
+    let start = if notes.starts_with(NOTES_HEADING) {
+        0
+    } else {
+        notes.find(&format!("\n{NOTES_HEADING}"))? + 1
+    };
+    let section = &notes[start..];
+    let end = section[NOTES_HEADING.len()..]
+        .find("\n## ")
+        .map_or(section.len(), |i| i + NOTES_HEADING.len() + 1);
+    Some(section[..end].trim_end())
+}
+
+const NOTES_HEADING: &str = "## Profile notes";
+
 fn notes_section(out: &mut String, paths: &Paths) {
-    match std::fs::read_to_string(paths.root.join(NOTES)) {
-        Ok(notes) => {
+    let notes = std::fs::read_to_string(paths.root.join(NOTES)).unwrap_or_default();
+    match profile_notes(&notes) {
+        Some(section) => {
             let _ = writeln!(
                 out,
                 "<!-- The section below is copied verbatim from {NOTES}; edit it there. -->\n"
             );
-            out.push_str(notes.trim_end());
+            out.push_str(section);
             out.push('\n');
         }
-        Err(_) => {
-            let _ = writeln!(out, "## Profile notes\n\n({NOTES} is missing.)");
+        None => {
+            let _ = writeln!(
+                out,
+                "{NOTES_HEADING}\n\n({NOTES} has no \"{NOTES_HEADING}\" section.)"
+            );
         }
     }
 }
@@ -588,8 +655,10 @@ pub fn markdown(r: &Results, paths: &Paths) -> String {
          needs (the release plugin, the Bedrock test double, the Python plugin's venv) and \
          measures this plugin beside a Python plugin and the bare AWS SDK in the same run:\n\n\
          ```sh\ncargo run --release -p bench-harness -- --write BENCHMARKS.md\n```\n\n\
-         `-- --smoke` runs a tiny matrix in seconds and writes nothing (CI runs it). Figures \
-         are measured, never asserted in tests: these machines are shared and noisy.\n"
+         `-- --smoke` runs a tiny matrix in seconds, writes its report under \
+         `target/bench-smoke/` and fails only if a request failed (CI runs it). Figures are \
+         measured, never asserted in tests: these machines are shared and noisy, so compare \
+         the ratios within one run rather than absolute figures between runs.\n"
     );
     let _ = writeln!(out, "| run | |\n| --- | --- |");
     let _ = writeln!(out, "| date | {} |", r.date);
@@ -627,7 +696,7 @@ pub fn markdown(r: &Results, paths: &Paths) -> String {
         "| duration | {:.0} min |\n",
         r.wall.as_secs_f64() / 60.0
     );
-    let chart_link = "docs/benchmarks/chat.svg";
+    let chart_link = CHART;
     if !r.chat.is_empty() {
         targets_section(&mut out, r);
         chat_section(&mut out, r, chart_link);
@@ -645,7 +714,22 @@ pub fn markdown(r: &Results, paths: &Paths) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::group;
+    use super::{group, profile_notes};
+
+    #[test]
+    fn notes_section_only() {
+        let notes =
+            "# Notes\n\nintro\n\n## Profile notes\n\nA.\n\n### Sub\n\nB.\n\n## Other\n\nC.\n";
+        assert_eq!(
+            profile_notes(notes),
+            Some("## Profile notes\n\nA.\n\n### Sub\n\nB.")
+        );
+        assert_eq!(
+            profile_notes("## Profile notes\n\nX\n"),
+            Some("## Profile notes\n\nX")
+        );
+        assert_eq!(profile_notes("# Nothing\n"), None);
+    }
 
     #[test]
     fn thousands() {
