@@ -27,14 +27,18 @@ impl Paths {
     }
 }
 
-/// Builds `dify-bedrock` and `bedrock-double`; returns their paths.
+/// Builds `dify-bedrock` and `bedrock-double`; returns their paths. Release: the two
+/// packages alone, as the plugin ships. Debug (the CI smoke run, after the tests): the
+/// workspace's binaries and tests, the same features as `cargo test --workspace` unifies,
+/// so that nothing the tests built is compiled again.
 pub fn build(paths: &Paths, release: bool) -> Result<(PathBuf, PathBuf), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&paths.root)
-        .args(["build", "-p", "dify-bedrock", "-p", "bedrock-double"]);
+    cmd.current_dir(&paths.root).arg("build");
     if release {
-        cmd.arg("--release");
+        cmd.args(["--release", "-p", "dify-bedrock", "-p", "bedrock-double"]);
+    } else {
+        cmd.args(["--workspace", "--bins", "--tests"]);
     }
     let status = cmd
         .status()

@@ -708,6 +708,14 @@ pub fn markdown(r: &Results, paths: &Paths) -> String {
         embedding_section(&mut out, r);
     }
     method_section(&mut out, r);
+    // A figure not measured is a bare dash, without its unit.
+    for unit in ["ms", "µs", "KiB", "MiB", "s", "×"] {
+        out = out
+            .replace(&format!("— / — {unit}"), "—")
+            .replace(&format!("— {unit} ("), "— (")
+            .replace(&format!("— {unit} |"), "— |")
+            .replace(&format!("—{unit} |"), "— |");
+    }
     notes_section(&mut out, paths);
     out
 }
