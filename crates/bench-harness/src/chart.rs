@@ -50,6 +50,17 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// An axis label: whole numbers without decimals, small ones with as few as they need.
+fn short(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     format!("cannot draw the chart: {e}")
 }
@@ -88,7 +99,9 @@ pub fn chat(r: &Results, path: &Path) -> Result<(), String> {
         chart
             .configure_mesh()
             .x_desc("streams in flight")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("ms")
+            .y_label_formatter(&|y| short(*y))
             .draw()
             .map_err(err)?;
         for (t, p) in &data {
@@ -138,7 +151,9 @@ pub fn chat(r: &Results, path: &Path) -> Result<(), String> {
         chart
             .configure_mesh()
             .x_desc("streams in flight")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("chunks/s")
+            .y_label_formatter(&|y| short(*y))
             .draw()
             .map_err(err)?;
         for (t, p) in &data {

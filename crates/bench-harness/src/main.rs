@@ -37,7 +37,7 @@ const USAGE: &str = "usage: cargo run --release -p bench-harness -- [options]
   --no-python         skip the Python plugin
   --debug             measure debug builds (faster to build; figures are not representative)
   --cell-timeout S    time limit of one cell of one target, in seconds (default 180)
-  --texts N           texts per embedding scenario (default 2000)
+  --texts N           texts per embedding scenario (default 1200)
 
 Without --write (and without --smoke) the report is printed. Nothing is asserted about speed.";
 
@@ -65,7 +65,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         python: true,
         release: true,
         cell_timeout: Duration::from_secs(180),
-        texts: 2000,
+        texts: 1200,
         concurrency: None,
         delays: None,
         command: String::new(),
@@ -101,7 +101,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     o.runs = runs.unwrap_or(if o.smoke { 1 } else { 3 });
     o.cell_timeout = timeout.unwrap_or(Duration::from_secs(if o.smoke { 30 } else { 180 }));
-    o.texts = texts.unwrap_or(if o.smoke { 200 } else { 2000 });
+    o.texts = texts.unwrap_or(if o.smoke { 200 } else { 1200 });
     o.command = std::iter::once(if o.release {
         "cargo run --release -p bench-harness --".to_string()
     } else {

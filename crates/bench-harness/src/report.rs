@@ -580,7 +580,9 @@ fn method_section(out: &mut String, r: &Results) {
          the plugin's stdin (the SDK: the call to `send`) to the moment the harness reads the \
          first chunk that carries text. The added latency is paired per run with the SDK's in \
          the same cell; on two shared cores the double, the harness and the plugin compete, so \
-         at high concurrency it includes queueing for the CPU.\n\
+         at high concurrency it includes queueing for the CPU. The floor's cell runs just \
+         before the plugins', not at the same moment, so a negative difference means the \
+         plugin's latency is within that run's noise of the floor's.\n\
          - **Memory**: the resident size after the warm-up and 300 ms of rest is the idle \
          figure; the peak (`VmHWM`, reset through `/proc/PID/clear_refs` after the warm-up) \
          minus it is the memory above idle, divided by the streams in flight per stream.\n\
