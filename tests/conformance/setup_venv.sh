@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Create (or reuse) a Python virtual environment for the conformance checkers.
 #
-#   tests/conformance/setup_venv.sh PATH
+#   tests/conformance/setup_venv.sh PATH [REQUIREMENTS]
 #
 # Creates a venv at PATH with a Python >= 3.12 (the pinned SDK, dify_plugin 0.10,
 # declares requires-python >= 3.12; pip finds no 0.10 release for an older Python) and
-# installs requirements.txt quietly.  The interpreter is, in this order: python3.12 on
+# installs requirements.txt quietly (or REQUIREMENTS, which must pin the same SDK: the
+# benchmark's Python plugin adds boto3 to it).  The interpreter is, in this order: python3.12 on
 # PATH; the newest 3.12 under pyenv's versions directory ($PYENV_ROOT, ~/.pyenv, or
 # `pyenv root`); python3 on PATH if it is 3.12 or newer.  Idempotent: a venv that
 # already holds exactly these requirements (marker file), runs a Python >= 3.12 and can
@@ -18,10 +19,10 @@ die() {
     exit 1
 }
 
-[ $# -eq 1 ] && [ -n "$1" ] || die "usage: $0 VENV_PATH"
+{ [ $# -eq 1 ] || [ $# -eq 2 ]; } && [ -n "$1" ] || die "usage: $0 VENV_PATH [REQUIREMENTS]"
 venv="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-requirements="$here/requirements.txt"
+requirements="${2:-$here/requirements.txt}"
 marker="$venv/.dify-conformance-requirements"
 python="$venv/bin/python"
 
