@@ -183,6 +183,12 @@ pub fn parse_rerank_response(
     rerank::parse(body, documents)
 }
 
+/// Whether the runtime reads `line` as a request (possibly broken) rather than, over
+/// remote debugging, as the daemon's refusal.
+pub fn looks_like_request(line: &[u8]) -> bool {
+    runtime::looks_like_json(line)
+}
+
 /// Runs one decoded request as a session of the real actions, to its single `end` (what
 /// the runtime does with each request line and the serverless mode with each `/invoke`).
 pub async fn run_session(

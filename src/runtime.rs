@@ -212,7 +212,9 @@ pub async fn serve_lines<R: AsyncRead + Unpin, H: Handler>(
 /// Whether a line starts like JSON (of any kind: a malformed request is that session's
 /// or the daemon's error, not a refusal that ends the connection for every session);
 /// the daemon's refusals are plain sentences.
-fn looks_like_json(line: &[u8]) -> bool {
+/// Whether a line may be JSON (a request, however broken): anything else, over remote
+/// debugging, is the daemon's refusal.
+pub(crate) fn looks_like_json(line: &[u8]) -> bool {
     let text = line.trim_ascii();
     text.is_empty()
         || matches!(text[0], b'{' | b'[' | b'"' | b'-' | b'0'..=b'9')

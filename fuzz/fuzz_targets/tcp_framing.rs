@@ -56,10 +56,6 @@ impl AsyncRead for Pieces<'_> {
     }
 }
 
-fn looks_like_json(line: &[u8]) -> bool {
-    let text = line.trim_ascii();
-    text.is_empty() || text.starts_with(b"{")
-}
 
 /// What the framing must produce: ends, top-level errors, and the refusal.
 fn expected(data: &[u8], remote: bool) -> (usize, usize, Option<String>) {
@@ -71,7 +67,7 @@ fn expected(data: &[u8], remote: bool) -> (usize, usize, Option<String>) {
             .position(|b| *b == b'\n')
             .map_or(rest.len(), |i| i + 1);
         let (raw, after) = rest.split_at(len);
-        if remote && !looks_like_json(raw) {
+        if remote && !internals::looks_like_request(raw) {
             // The refusal reads at most 64 KiB after its first line.
             let tail = &after[..after.len().min(64 * 1024)];
             let text = [raw, tail].concat();
