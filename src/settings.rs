@@ -142,6 +142,15 @@ impl Settings {
                 defaults.initial_backoff.as_millis() as u64,
             )?),
             ca_bundle: crate::bedrock::client::CaBundle::from_vars(vars.0),
+            pool_max_idle: vars.parsed(
+                "DIFY_BEDROCK_POOL_MAX_IDLE",
+                defaults.pool_max_idle,
+                "a whole number",
+            )?,
+            pool_idle_timeout: vars.secs(
+                "DIFY_BEDROCK_POOL_IDLE_TIMEOUT_SECS",
+                defaults.pool_idle_timeout,
+            )?,
         };
         let heartbeat = vars.seconds("HEARTBEAT_INTERVAL", 10.0)?;
         let heartbeat_interval = if heartbeat > MAX_HEARTBEAT_INTERVAL {
@@ -312,6 +321,15 @@ mod tests {
         assert_eq!(s.local_max_line, 5_242_880);
         assert_eq!(s.serverless.max_request_bytes, 5_242_880);
         assert!(s.notes.is_empty());
+        assert_eq!(s.network.pool_max_idle, 32);
+        assert_eq!(s.network.pool_idle_timeout, Duration::from_secs(60));
+        let s = Settings::from_vars(&vars(&[
+            ("DIFY_BEDROCK_POOL_MAX_IDLE", "0"),
+            ("DIFY_BEDROCK_POOL_IDLE_TIMEOUT_SECS", "5"),
+        ]))
+        .expect("pool settings");
+        assert_eq!(s.network.pool_max_idle, 0);
+        assert_eq!(s.network.pool_idle_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -325,6 +343,8 @@ mod tests {
             ("SERVERLESS_PORT", "70000"),
             ("HEARTBEAT_INTERVAL", "-1"),
             ("REMOTE_INSTALL_URL", "debug.dify.ai"),
+            ("DIFY_BEDROCK_POOL_MAX_IDLE", "plenty"),
+            ("DIFY_BEDROCK_POOL_IDLE_TIMEOUT_SECS", "-5"),
         ] {
             let e = Settings::from_vars(&vars(&[(k, v)])).expect_err(k);
             assert_eq!(e.variable, k);
