@@ -8,11 +8,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::actions::{self, AppState, llm, model};
+use crate::actions::llm::{chunks, prepare};
+use crate::actions::{self, AppState, model};
 use crate::bedrock::client::NetworkSettings;
-use crate::bedrock::converse::{self, Capabilities, ChatInput, ConverseParts, Params};
+use crate::bedrock::converse::ConverseParts;
 use crate::bedrock::{embedding, rerank, routing};
-use crate::declaration::{ModelType, params};
+use crate::declaration::{ChatApi, ModelType, params};
 use crate::runtime;
 use crate::wire;
 
@@ -108,11 +109,11 @@ impl ConverseRequest {
 
 /// The Converse request an `invoke_llm` payload (`data`) becomes, through the steps
 /// `invoke_llm` takes before its first AWS call: the payload decoded, the model resolved,
-/// its parameters checked, the route, the guardrail and the request built. Two steps
-/// need AWS and are left out: an application inference profile's lookup (the form's
-/// values apply, as when that lookup fails) and a custom id's profile ARN (the id is
-/// called as given). A bedrock-mantle model (no Converse request) is an `Unsupported`
-/// error here.
+/// its parameters checked, then the action's own preparation (`llm::prepare`: route,
+/// guardrail, request). Two steps need AWS and are left out: an application inference
+/// profile's lookup (the form's values apply, as when that lookup fails) and a custom
+/// id's profile ARN (the id is called as given). A bedrock-mantle model (no Converse
+/// request) is an `Unsupported` error here.
 pub fn converse_request_from_prompt(
     state: &State,
     data: Value,
@@ -122,47 +123,22 @@ pub fn converse_request_from_prompt(
     let req: actions::requests::InvokeLlm = actions::parse("invoke_llm", data)?;
     let decl = model::resolve(state, &req.base, ModelType::Llm)?;
     let chosen = params::validate(&decl.parameter_rules, &req.model_parameters)?;
-    let credentials = &req.base.credentials;
-    let access = credentials.access()?;
-    if decl.chat_api() != crate::declaration::ChatApi::Converse {
+    let access = req.base.credentials.access()?;
+    if decl.chat_api() != ChatApi::Converse {
         return Err(PluginError::unsupported(
             "this model is served by bedrock-mantle, not Converse",
         ));
     }
-    let params = Params::from_model_parameters(&chosen)?;
-    let route = match &credentials.custom {
-        Some(custom) => routing::Routed {
-            id: custom.target.clone(),
-            advice: None,
-        },
-        None => routing::predefined_route(
-            &decl,
-            chosen
-                .get("cross-region")
-                .and_then(Value::as_str)
-                .and_then(routing::CrossRegion::parse),
-            &access.region,
-        ),
-    }
-    .with_tier(
-        &decl,
-        params.service_tier.as_ref().map(|t| t.as_str()),
-        &access.region,
-    );
-    let app_guardrail = actions::form::guardrail::from_parameters(&chosen)?;
-    let guard = actions::form::guardrail::combine(&credentials.guardrail.clone()?, &app_guardrail)?;
-    converse::build(ChatInput {
-        model_id: route.id,
-        caps: Capabilities::of(&decl),
-        messages: &req.prompt_messages,
-        tools: &req.tools,
-        tool_choice: req.tool_choice.as_ref(),
-        stop: &req.stop,
-        params,
-        request_metadata: llm::request_metadata(credentials.request_metadata, app_id),
-        guardrail: guard,
-    })
-    .map(ConverseRequest)
+    let target = prepare::target(&decl, &req.base.credentials, &chosen);
+    let routed = routing::id_without_lookup(target, &access.region);
+    prepare::converse_call(state, &req, &decl, &chosen, routed, &access.region, app_id)
+        .map(|call| ConverseRequest(call.parts))
+}
+
+/// The line a streamed piece of `text` becomes, as chunk `index` of `model`'s answer in
+/// session `session_id`: the chunk writer's text chunk, encoded as the writer sends it.
+pub fn encode_text_chunk_line(session_id: &str, model: &str, index: u64, text: &str) -> Vec<u8> {
+    encode_stream_line(session_id, &chunks::text_chunk(model, index, text))
 }
 
 /// An InvokeModel embedding answer read as `dialect`, for `expected` inputs: the
