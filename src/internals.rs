@@ -1,7 +1,8 @@
 //! Thin, hidden entry points into the plugin's internal code paths, for the fuzz targets
 //! (`fuzz/`), the regression tests of what they found (`tests/fuzz_regressions.rs`) and
-//! micro-benchmarks. Each function calls the real code and adds no logic of its own;
-//! none of this is a supported API.
+//! micro-benchmarks. Each function calls the real code and adds no logic of its own
+//! (but for the `declarations` target's input format, kept here so that the target and
+//! the replay of its inputs read it alike); none of this is a supported API.
 
 use std::sync::Arc;
 
@@ -63,6 +64,48 @@ pub fn embedded_declaration_files() -> &'static [(&'static str, &'static str)] {
 /// Declaration loading from (path in the package, contents) pairs.
 pub fn load_declarations(files: &[(&str, &str)]) -> Result<Catalog, DeclarationError> {
     Catalog::from_files(files)
+}
+
+/// Declaration loading as the `declarations` fuzz target drives it, from one input: byte
+/// 0 chooses the file, the rest (read as UTF-8, lossily) is its text. The files loaded are
+/// the manifest, the provider, the position lists and one model of each type (the whole
+/// catalogue takes 50 times longer to load), with the chosen one replaced by the text
+/// (in the order those files come first, then the other embedded ones, added), or past
+/// the last embedded file, a new model file. `None` for an empty input. Shared by the
+/// target and the replay of its inputs in the tests, so both load the same files.
+pub fn load_declarations_fuzz_input(input: &[u8]) -> Option<Result<Catalog, DeclarationError>> {
+    const MODELS: [&str; 3] = [
+        "models/llm/amazon.nova-lite-v1_0.yaml",
+        "models/text_embedding/amazon.titan-embed-text-v2_0.yaml",
+        "models/rerank/cohere.rerank-v3-5_0.yaml",
+    ];
+    let (which, text) = input.split_first()?;
+    let text = String::from_utf8_lossy(text);
+    let embedded = embedded_declaration_files();
+    let base = |path: &str| {
+        path == "manifest.yaml"
+            || path.starts_with("provider/")
+            || path.ends_with("_position.yaml")
+            || MODELS.contains(&path)
+    };
+    let mut order: Vec<&(&str, &str)> = embedded.iter().collect();
+    order.sort_by_key(|(path, _)| (!base(path), *path));
+    let mut files: Vec<(&str, &str)> = embedded.iter().filter(|(p, _)| base(p)).copied().collect();
+    match order.get(*which as usize) {
+        Some((path, _)) => match files.iter_mut().find(|(p, _)| p == path) {
+            Some(file) => file.1 = &text,
+            None => files.push((path, &text)),
+        },
+        None => files.push((
+            [
+                "models/llm/fuzz.yaml",
+                "models/text_embedding/fuzz.yaml",
+                "models/rerank/fuzz.yaml",
+            ][*which as usize % 3],
+            &text,
+        )),
+    }
+    Some(load_declarations(&files))
 }
 
 /// The state every session shares, and the handler that answers requests with it: the
