@@ -54,13 +54,13 @@ pub async fn validate_provider(
     sink: &SessionSink,
 ) -> Result<(), PluginError> {
     let creds = &req.credentials;
-    probe(state, creds, creds.model_for_validation.as_deref(), None)
-        .await
-        .map_err(failed)?;
-    sink.stream(&Valid {
-        result: true,
-        credentials: creds.raw(),
-    })
+    probe_and_answer(
+        state,
+        creds,
+        creds.model_for_validation.as_deref(),
+        None,
+        sink,
+    )
     .await
 }
 
@@ -78,7 +78,18 @@ pub async fn validate_model(
     let custom = creds.custom.as_ref().ok_or_else(|| {
         failed("Model ID, inference profile ID or ARN (inference_profile_id) is required: enter the Bedrock model to use")
     })?;
-    probe(state, creds, Some(&custom.target), Some(model_type))
+    probe_and_answer(state, creds, Some(&custom.target), Some(model_type), sink).await
+}
+
+/// Probes, then tells Dify the form is valid, answering with the form as sent.
+async fn probe_and_answer(
+    state: &AppState,
+    creds: &Credentials,
+    model: Option<&str>,
+    model_type: Option<ModelType>,
+    sink: &SessionSink,
+) -> Result<(), PluginError> {
+    probe(state, creds, model, model_type)
         .await
         .map_err(failed)?;
     sink.stream(&Valid {
