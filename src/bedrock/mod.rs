@@ -18,6 +18,7 @@ pub(crate) mod invoke;
 pub(crate) mod json;
 pub(crate) mod listing;
 pub(crate) mod mantle;
+pub(crate) mod network;
 pub(crate) mod profiles;
 pub(crate) mod rerank;
 pub(crate) mod routing;
