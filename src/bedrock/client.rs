@@ -32,7 +32,8 @@ use super::network::{http_client, mantle_connector};
 use super::profiles::{ProfileCache, ProfileInfo};
 use crate::error::PluginError;
 
-// The settings are the network module's; they are named here, with the clients they shape.
+// Defined in `network`; named here too, beside the clients they configure (settings.rs and
+// the actions reach them through this path).
 pub(crate) use super::network::CaBundle;
 pub use super::network::NetworkSettings;
 
