@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the code every request and every streamed chunk runs through:
 //! decoding a request line, turning a Dify prompt (with images) into a Converse request,
-//! and encoding one chunk line as the writer puts it on the wire. They reach the real code
-//! through the hidden `internals` module. Run with `cargo bench --bench hot_paths`; what
+//! and encoding one text chunk line as the chunk writer puts it on the wire. They reach
+//! the real code through the hidden `internals` module. Run with `cargo bench --bench hot_paths`; what
 //! they showed is in benches/notes.md. Not tests: these machines are noisy.
 
 use std::hint::black_box;
@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dify_bedrock::internals;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 /// A Claude request as an agent sends it: a system prompt, ten turns, two tools.
@@ -65,31 +64,6 @@ fn request_line(data: Value) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The shape of a streamed text chunk (the plugin's own type is private to its action).
-#[derive(Serialize)]
-struct Chunk<'a> {
-    model: &'a str,
-    prompt_messages: [(); 0],
-    system_fingerprint: Option<()>,
-    delta: Delta<'a>,
-}
-
-#[derive(Serialize)]
-struct Delta<'a> {
-    index: u64,
-    message: Message<'a>,
-    usage: Option<()>,
-    finish_reason: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
-    name: Option<()>,
-    tool_calls: [(); 0],
-}
-
 fn benches(c: &mut Criterion) {
     let small = request_line(chat_request(0, 0));
     let mut group = c.benchmark_group("decode_request_line");
@@ -126,27 +100,13 @@ fn benches(c: &mut Criterion) {
         ("one token", " the"),
         ("a sentence with escapes", "He said \"yes\" —\nthen left.\t"),
     ] {
-        let chunk = Chunk {
-            model: "anthropic.claude-sonnet-4-5-20250929-v1:0",
-            prompt_messages: [],
-            system_fingerprint: None,
-            delta: Delta {
-                index: 17,
-                message: Message {
-                    role: "assistant",
-                    content: text,
-                    name: None,
-                    tool_calls: [],
-                },
-                usage: None,
-                finish_reason: None,
-            },
-        };
         group.bench_function(name, |b| {
             b.iter(|| {
-                internals::encode_stream_line(
+                internals::encode_text_chunk_line(
                     black_box("5f0c7c1e-3d1b-4a8e-9a57-1d2f3c4b5a69"),
-                    black_box(&chunk),
+                    black_box("anthropic.claude-sonnet-4-5-20250929-v1:0"),
+                    black_box(17),
+                    black_box(text),
                 )
             })
         });

@@ -1,18 +1,20 @@
 //! Thin, hidden entry points into the plugin's internal code paths, for the fuzz targets
 //! (`fuzz/`), the regression tests of what they found (`tests/fuzz_regressions.rs`) and
-//! micro-benchmarks. Each function calls the real code and adds no logic of its own;
-//! none of this is a supported API.
+//! micro-benchmarks. Each function calls the real code and adds no logic of its own
+//! (but for the `declarations` target's input format, kept here so that the target and
+//! the replay of its inputs read it alike); none of this is a supported API.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::actions::{self, AppState, llm, model};
+use crate::actions::llm::{chunks, prepare};
+use crate::actions::{self, AppState, model};
 use crate::bedrock::client::NetworkSettings;
-use crate::bedrock::converse::{self, Capabilities, ChatInput, ConverseParts, Params};
+use crate::bedrock::converse::ConverseParts;
 use crate::bedrock::{embedding, rerank, routing};
-use crate::declaration::{ModelType, params};
+use crate::declaration::{ChatApi, ModelType, params};
 use crate::runtime;
 use crate::wire;
 
@@ -64,6 +66,48 @@ pub fn load_declarations(files: &[(&str, &str)]) -> Result<Catalog, DeclarationE
     Catalog::from_files(files)
 }
 
+/// Declaration loading as the `declarations` fuzz target drives it, from one input: byte
+/// 0 chooses the file, the rest (read as UTF-8, lossily) is its text. The files loaded are
+/// the manifest, the provider, the position lists and one model of each type (the whole
+/// catalogue takes 50 times longer to load), with the chosen one replaced by the text
+/// (in the order those files come first, then the other embedded ones, added), or past
+/// the last embedded file, a new model file. `None` for an empty input. Shared by the
+/// target and the replay of its inputs in the tests, so both load the same files.
+pub fn load_declarations_fuzz_input(input: &[u8]) -> Option<Result<Catalog, DeclarationError>> {
+    const MODELS: [&str; 3] = [
+        "models/llm/amazon.nova-lite-v1_0.yaml",
+        "models/text_embedding/amazon.titan-embed-text-v2_0.yaml",
+        "models/rerank/cohere.rerank-v3-5_0.yaml",
+    ];
+    let (which, text) = input.split_first()?;
+    let text = String::from_utf8_lossy(text);
+    let embedded = embedded_declaration_files();
+    let base = |path: &str| {
+        path == "manifest.yaml"
+            || path.starts_with("provider/")
+            || path.ends_with("_position.yaml")
+            || MODELS.contains(&path)
+    };
+    let mut order: Vec<&(&str, &str)> = embedded.iter().collect();
+    order.sort_by_key(|(path, _)| (!base(path), *path));
+    let mut files: Vec<(&str, &str)> = embedded.iter().filter(|(p, _)| base(p)).copied().collect();
+    match order.get(*which as usize) {
+        Some((path, _)) => match files.iter_mut().find(|(p, _)| p == path) {
+            Some(file) => file.1 = &text,
+            None => files.push((path, &text)),
+        },
+        None => files.push((
+            [
+                "models/llm/fuzz.yaml",
+                "models/text_embedding/fuzz.yaml",
+                "models/rerank/fuzz.yaml",
+            ][*which as usize % 3],
+            &text,
+        )),
+    }
+    Some(load_declarations(&files))
+}
+
 /// The state every session shares, and the handler that answers requests with it: the
 /// catalogue and the per-tenant AWS clients.
 #[derive(Clone)]
@@ -108,11 +152,11 @@ impl ConverseRequest {
 
 /// The Converse request an `invoke_llm` payload (`data`) becomes, through the steps
 /// `invoke_llm` takes before its first AWS call: the payload decoded, the model resolved,
-/// its parameters checked, the route, the guardrail and the request built. Two steps
-/// need AWS and are left out: an application inference profile's lookup (the form's
-/// values apply, as when that lookup fails) and a custom id's profile ARN (the id is
-/// called as given). A bedrock-mantle model (no Converse request) is an `Unsupported`
-/// error here.
+/// its parameters checked, then the action's own preparation (`llm::prepare`: route,
+/// guardrail, request). Two steps need AWS and are left out: an application inference
+/// profile's lookup (the form's values apply, as when that lookup fails) and a custom
+/// id's profile ARN (the id is called as given). A bedrock-mantle model (no Converse
+/// request) is an `Unsupported` error here.
 pub fn converse_request_from_prompt(
     state: &State,
     data: Value,
@@ -122,47 +166,22 @@ pub fn converse_request_from_prompt(
     let req: actions::requests::InvokeLlm = actions::parse("invoke_llm", data)?;
     let decl = model::resolve(state, &req.base, ModelType::Llm)?;
     let chosen = params::validate(&decl.parameter_rules, &req.model_parameters)?;
-    let credentials = &req.base.credentials;
-    let access = credentials.access()?;
-    if decl.chat_api() != crate::declaration::ChatApi::Converse {
+    let access = req.base.credentials.access()?;
+    if decl.chat_api() != ChatApi::Converse {
         return Err(PluginError::unsupported(
             "this model is served by bedrock-mantle, not Converse",
         ));
     }
-    let params = Params::from_model_parameters(&chosen)?;
-    let route = match &credentials.custom {
-        Some(custom) => routing::Routed {
-            id: custom.target.clone(),
-            advice: None,
-        },
-        None => routing::predefined_route(
-            &decl,
-            chosen
-                .get("cross-region")
-                .and_then(Value::as_str)
-                .and_then(routing::CrossRegion::parse),
-            &access.region,
-        ),
-    }
-    .with_tier(
-        &decl,
-        params.service_tier.as_ref().map(|t| t.as_str()),
-        &access.region,
-    );
-    let app_guardrail = actions::form::guardrail::from_parameters(&chosen)?;
-    let guard = actions::form::guardrail::combine(&credentials.guardrail.clone()?, &app_guardrail)?;
-    converse::build(ChatInput {
-        model_id: route.id,
-        caps: Capabilities::of(&decl),
-        messages: &req.prompt_messages,
-        tools: &req.tools,
-        tool_choice: req.tool_choice.as_ref(),
-        stop: &req.stop,
-        params,
-        request_metadata: llm::request_metadata(credentials.request_metadata, app_id),
-        guardrail: guard,
-    })
-    .map(ConverseRequest)
+    let target = prepare::target(&decl, &req.base.credentials, &chosen);
+    let routed = routing::id_without_lookup(target, &access.region);
+    prepare::converse_call(state, &req, &decl, &chosen, routed, &access.region, app_id)
+        .map(|call| ConverseRequest(call.parts))
+}
+
+/// The line a streamed piece of `text` becomes, as chunk `index` of `model`'s answer in
+/// session `session_id`: the chunk writer's text chunk, encoded as the writer sends it.
+pub fn encode_text_chunk_line(session_id: &str, model: &str, index: u64, text: &str) -> Vec<u8> {
+    encode_stream_line(session_id, &chunks::text_chunk(model, index, text))
 }
 
 /// An InvokeModel embedding answer read as `dialect`, for `expected` inputs: the

@@ -336,7 +336,7 @@ struct NumTokens {
     num_tokens: Vec<u64>,
 }
 
-/// One count per text with the cl100k BPE (as `llm::count_tokens`): an estimate, since
+/// One count per text with the cl100k BPE (as `llm::tokens::count_tokens`): an estimate, since
 /// Bedrock offers no token counting for embedding models.
 pub async fn num_tokens(
     state: &AppState,

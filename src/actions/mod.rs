@@ -1,6 +1,6 @@
 //! Actions: turns a request's `action` into typed work and its answer into Dify's shapes.
 //! The payload and its credential form become typed values once, here at the edge
-//! (`requests`, `form`); `model` says which model a request names; then one file per
+//! (`requests`, `form`); `model` says which model a request names; then one module per
 //! action family, and `account` for the `models` command.
 
 pub(crate) mod account;

@@ -58,6 +58,15 @@ pub enum Target<'a> {
 pub async fn id_to_call(clients: &Clients, target: Target<'_>, region: &str) -> Routed {
     match target {
         Target::Custom(id) => Routed::plain(invocable(clients, id).await),
+        predefined => id_without_lookup(predefined, region),
+    }
+}
+
+/// As [`id_to_call`], without asking AWS: a customizable model's id is called as given
+/// (an application profile's bare id stays bare).
+pub fn id_without_lookup(target: Target<'_>, region: &str) -> Routed {
+    match target {
+        Target::Custom(id) => Routed::plain(id.to_string()),
         Target::Predefined { decl, choice } => predefined_route(decl, choice, region),
     }
 }
