@@ -46,6 +46,21 @@ enum Command {
     Version,
 }
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read at its first allocation: a background thread returns pages
+/// unused for a second to the system, so memory falls back near idle once a burst of
+/// streams ends, even when no further allocation happens.
+#[repr(transparent)]
+pub struct MallocConf(*const std::ffi::c_char);
+// SAFETY: a pointer to a static, immutable C string.
+unsafe impl Sync for MallocConf {}
+
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static MALLOC_CONF: MallocConf =
+    MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+
 fn main() -> ExitCode {
     // Read first, so a parent that dies during start-up is still noticed.
     let parent = std::os::unix::process::parent_id();

@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(s.local_max_line, 5_242_880);
         assert_eq!(s.serverless.max_request_bytes, 5_242_880);
         assert!(s.notes.is_empty());
-        assert_eq!(s.network.pool_max_idle, 32);
+        assert_eq!(s.network.pool_max_idle, 10);
         assert_eq!(s.network.pool_idle_timeout, Duration::from_secs(60));
         let s = Settings::from_vars(&vars(&[
             ("DIFY_BEDROCK_POOL_MAX_IDLE", "0"),

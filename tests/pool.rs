@@ -78,7 +78,7 @@ fn after_a_burst_the_pool_keeps_only_its_idle_limit() {
         limited <= 2,
         "{limited} connections outlived the burst with an idle limit of 2"
     );
-    // Under the default limit (32) the whole burst's connections stay for the next one:
+    // Under the default limit (10) the whole burst's connections stay for the next one:
     // what made the difference above is the setting.
     let default = reused_after_burst(&[]);
     assert_eq!(

@@ -658,11 +658,12 @@ fn soak(transport: Transport) -> Figures {
         "the double saw {tagged} requests of the sessions"
     );
 
-    // Memory returns near idle: the sessions' buffers are freed (allocators keep some).
-    // Generous: allocators keep freed memory for reuse (glibc's malloc_trim hands most of
-    // it back), and idle upstream connections stay pooled for a while.
-    let bound = 2 * idle_kib + 96 * 1024;
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Memory returns near idle: the sessions' buffers are freed and the allocator hands
+    // them back within seconds; what stays is up to DIFY_BEDROCK_POOL_MAX_IDLE pooled
+    // connections per tenant and endpoint, and the allocator's own bookkeeping.
+    let bound = idle_kib + 20 * 1024;
+    let ended = Instant::now();
+    let deadline = ended + Duration::from_secs(30);
     let after_kib = loop {
         let now = soak::rss_kib(pid);
         if now <= bound || Instant::now() > deadline {
@@ -679,8 +680,9 @@ fn soak(transport: Transport) -> Figures {
         peak_kib,
         after_kib,
     };
+    let settled = ended.elapsed();
     eprintln!(
-        "soak figures | {transport:?} | sessions {} (waves of {}, {} faulted) | {:.1} s | RSS idle {:.1} MiB, peak {:.1} MiB, after {:.1} MiB, after each wave {:?} MiB | seed {seed}",
+        "soak figures | {transport:?} | sessions {} (waves of {}, {} faulted) | {:.1} s | RSS idle {:.1} MiB, peak {:.1} MiB, after {:.1} MiB (within {:.1} s), after each wave {:?} MiB | seed {seed}",
         figures.sessions,
         size.per_wave,
         figures.faulted,
@@ -688,11 +690,12 @@ fn soak(transport: Transport) -> Figures {
         figures.idle_kib as f64 / 1024.0,
         figures.peak_kib as f64 / 1024.0,
         figures.after_kib as f64 / 1024.0,
+        settled.as_secs_f64(),
         after_waves.iter().map(|k| k / 1024).collect::<Vec<_>>(),
     );
     assert!(
         after_kib <= bound,
-        "RSS after the soak is {after_kib} KiB, over 2 × idle ({idle_kib} KiB) + 96 MiB; after each wave: {after_waves:?}"
+        "RSS after the soak is {after_kib} KiB, over idle ({idle_kib} KiB) + 20 MiB; after each wave: {after_waves:?}"
     );
     figures
 }

@@ -52,8 +52,9 @@ impl Default for NetworkSettings {
             initial_backoff: Duration::from_secs(1),
             ca_bundle: None,
             // hyper keeps every idle connection for 90 s by default: after a burst of a
-            // thousand streams that is ~15 MiB of buffers held for nothing.
-            pool_max_idle: 32,
+            // thousand streams that is ~15 MiB of buffers held for nothing. boto3 keeps 10
+            // (max_pool_connections).
+            pool_max_idle: 10,
             pool_idle_timeout: Duration::from_secs(60),
         }
     }
