@@ -49,7 +49,7 @@ enum Command {
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's settings, read at its first allocation: a background thread returns pages
+/// jemalloc's settings, read at its first allocation: one background thread returns pages
 /// unused for a second to the system, so memory falls back near idle once a burst of
 /// streams ends, even when no further allocation happens.
 #[repr(transparent)]
@@ -58,8 +58,10 @@ pub struct MallocConf(*const std::ffi::c_char);
 unsafe impl Sync for MallocConf {}
 
 #[unsafe(export_name = "_rjem_malloc_conf")]
-pub static MALLOC_CONF: MallocConf =
-    MallocConf(c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr());
+pub static MALLOC_CONF: MallocConf = MallocConf(
+    c"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
+        .as_ptr(),
+);
 
 fn main() -> ExitCode {
     // Read first, so a parent that dies during start-up is still noticed.
