@@ -364,16 +364,16 @@ fn credential_outcome(action: &str, field: &str, kind: &str) -> Want {
     };
     let says = |words: &[&str]| Want::Error(form, words.iter().map(|w| w.to_string()).collect());
     match (field, kind) {
-        // The custom model's sizes: not text, they are "as the underlying model".
+        // A type no form sends: every field of the provider's forms is text.
+        (_, "a boolean" | "an array" | "an object") => says(&[field, "must be text"]),
+        // The custom model's sizes: absent or a number, they are as written.
         ("context_length" | "max_tokens", _) => Want::Answer(accepted),
         ("model_for_validation", "a number") | ("inference_profile_id", "a number") => {
             says(&["42", "not found"])
         }
-        // Not text: no model named, so a cheap one of the region is probed.
+        // Null: no model named, so a cheap one of the region is probed.
         ("model_for_validation", _) => Want::Answer(accepted),
         ("inference_profile_id", _) => says(&["inference_profile_id", "required"]),
-        // A type no form sends, in a field that decides where and how calls go.
-        (_, "a boolean" | "an array" | "an object") => says(&[field, "must be text"]),
         ("aws_region" | "aws_access_key_id" | "aws_secret_access_key", "null") => {
             says(&[field, "required"])
         }

@@ -45,14 +45,14 @@ fn form_err(field: &'static str, message: impl Into<String>) -> FormError {
     }
 }
 
-/// The form's text fields: strings trimmed, numbers as written; empty and other JSON
-/// types count as absent. An AWS access or guardrail field of another type (a boolean,
-/// a list, an object) is remembered: read as absent, it would silently send calls to
-/// another endpoint or without the guardrail.
+/// The form's text fields: strings trimmed, numbers as written; empty and null count as
+/// absent. A field of the provider's forms of another type (a boolean, a list, an
+/// object) is remembered: read as absent, it would silently send calls to another
+/// endpoint, without the guardrail, or to a model with other limits.
 struct Fields(BTreeMap<String, String>, Option<FormError>);
 
-/// The fields whose loss would change where and how calls go.
-const ACCESS_AND_GUARDRAIL_FIELDS: &[&str] = &[
+/// The fields of the provider and model forms (`provider/bedrock.yaml`), all text.
+const FORM_FIELDS: &[&str] = &[
     "auth_method",
     "aws_access_key_id",
     "aws_secret_access_key",
@@ -70,11 +70,21 @@ const ACCESS_AND_GUARDRAIL_FIELDS: &[&str] = &[
     "guardrail_version",
     "guardrail_trace",
     "guardrail_stream_processing_mode",
+    "model_for_validation",
+    "enable_request_metadata",
+    "count_tokens_with_bedrock",
+    "inference_profile_id",
+    "context_length",
+    "max_tokens",
+    "vision_support",
+    "document_support",
+    "tool_call_support",
+    "dimensions",
 ];
 
 impl Fields {
     fn of(map: &Map<String, Value>) -> Fields {
-        let wrong_type = ACCESS_AND_GUARDRAIL_FIELDS.iter().find_map(|&field| {
+        let wrong_type = FORM_FIELDS.iter().find_map(|&field| {
             let kind = match map.get(field)? {
                 Value::Bool(_) => "a boolean",
                 Value::Array(_) => "a list",
@@ -101,7 +111,7 @@ impl Fields {
         )
     }
 
-    /// An access or guardrail field of a type no form sends.
+    /// A form field of a type no form sends.
     fn wrong_type(&self) -> Result<(), FormError> {
         self.1.clone().map_or(Ok(()), Err)
     }
@@ -125,6 +135,8 @@ pub struct Credentials {
     pub count_tokens: bool,
     /// The provider's guardrail for every Converse chat model, or its first bad field.
     pub guardrail: Result<GuardrailSettings, FormError>,
+    /// The first form field of a type no form sends.
+    wrong_type: Result<(), FormError>,
     /// The form as sent: validation answers with it.
     raw: Map<String, Value>,
 }
@@ -148,6 +160,8 @@ impl fmt::Debug for Credentials {
 pub struct CustomForm {
     /// The model ID, inference profile ID or ARN to call.
     pub target: String,
+    /// A form field of a type no form sends.
+    wrong_type: Result<(), FormError>,
     context_length: Result<Option<u64>, FormError>,
     max_tokens: Result<Option<u64>, FormError>,
     vision: Option<bool>,
@@ -169,6 +183,7 @@ impl CustomForm {
         let target = text(fields, "inference_profile_id")?.to_string();
         Some(CustomForm {
             target,
+            wrong_type: fields.wrong_type(),
             context_length: form_number(fields, "context_length", FORM_DEFAULT_TOKENS),
             max_tokens: form_number(fields, "max_tokens", FORM_DEFAULT_TOKENS),
             vision: switch(fields, "vision_support"),
@@ -184,6 +199,7 @@ impl CustomForm {
     /// The settings a model of `model_type` reads from the form (the form shows the
     /// others only for other types).
     pub fn settings(&self, model_type: ModelType) -> Result<CustomModelSettings, FormError> {
+        self.wrong_type.clone()?;
         let context_size = self.context_length.clone()?;
         if model_type != ModelType::Llm {
             return Ok(CustomModelSettings {
@@ -250,8 +266,14 @@ impl Credentials {
             guardrail: fields
                 .wrong_type()
                 .and_then(|()| guardrail::parse_form(&fields)),
+            wrong_type: fields.wrong_type(),
             raw,
         }
+    }
+
+    /// The first form field of a type no form sends.
+    pub fn wrong_type(&self) -> Result<(), FormError> {
+        self.wrong_type.clone()
     }
 
     /// The AWS access, or the error for the field that makes it unusable.

@@ -75,6 +75,8 @@ pub async fn validate_model(
         ))
     })?;
     let creds = &req.credentials;
+    // Before the model is looked for: an ID sent as a list is not a missing one.
+    creds.wrong_type().map_err(|e| failed(e.message))?;
     let custom = creds.custom.as_ref().ok_or_else(|| {
         failed("Model ID, inference profile ID or ARN (inference_profile_id) is required: enter the Bedrock model to use")
     })?;
