@@ -46,22 +46,25 @@ enum Command {
     Version,
 }
 
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+/// jemalloc as the allocator, with its settings, read at its first allocation: one
+/// background thread returns pages unused for a second to the system, so memory falls
+/// back near idle once a burst of streams ends, even when no further allocation happens.
+#[cfg(feature = "jemalloc")]
+mod allocator {
+    #[global_allocator]
+    static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's settings, read at its first allocation: one background thread returns pages
-/// unused for a second to the system, so memory falls back near idle once a burst of
-/// streams ends, even when no further allocation happens.
-#[repr(transparent)]
-pub struct MallocConf(*const std::ffi::c_char);
-// SAFETY: a pointer to a static, immutable C string.
-unsafe impl Sync for MallocConf {}
+    #[repr(transparent)]
+    pub struct MallocConf(*const std::ffi::c_char);
+    // SAFETY: a pointer to a static, immutable C string.
+    unsafe impl Sync for MallocConf {}
 
-#[unsafe(export_name = "_rjem_malloc_conf")]
-pub static MALLOC_CONF: MallocConf = MallocConf(
-    c"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
-        .as_ptr(),
-);
+    #[unsafe(export_name = "_rjem_malloc_conf")]
+    pub static MALLOC_CONF: MallocConf = MallocConf(
+        c"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
+            .as_ptr(),
+    );
+}
 
 fn main() -> ExitCode {
     // Read first, so a parent that dies during start-up is still noticed.
